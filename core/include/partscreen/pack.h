@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Signature packs: what a reference part is turned into when it is enrolled.
+// A pack holds, per reference, sparse keypoints (position, normal, area weight) and a local
+// shape descriptor per keypoint, plus an index over all descriptors of the pack. It never holds
+// triangles or a dense surface: see docs/packs.md for what is stored and why it cannot be
+// printed. Packs are versioned, checksummed binary files, read by memory map.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "partscreen/io.h"
+
+namespace partscreen {
+
+struct ReferenceInput {
+  std::string path;      // mesh or CAD file of the reference part
+  std::string id;        // defaults to the file stem
+  std::string category;  // operator's taxonomy, free text (e.g. "demo", "accessory")
+  std::string label;     // human-readable name shown to reviewers
+};
+
+// Reads a manifest CSV with a header row naming (in any order) path,id,category,label.
+// Relative paths are taken relative to the manifest's folder. Throws Error on bad rows.
+std::vector<ReferenceInput> read_manifest(const std::string& csv_path);
+
+struct EnrollOptions {
+  LoadOptions load;
+  std::string pack_name = "local";   // free text stored in the pack header
+  uint32_t threads = 0;              // 0: all cores
+};
+
+struct ReferenceInfo {
+  std::string id;
+  std::string category;
+  std::string label;
+  double area_mm2 = 0.0;        // surface area of the enrolled part
+  double size_mm = 0.0;         // sqrt(area): the length every relative tolerance is taken of
+  uint32_t keypoint_count = 0;
+  uint32_t component_count = 0;
+};
+
+struct EnrollReport {
+  std::vector<ReferenceInfo> references;
+  uint64_t pack_bytes = 0;
+  double total_ms = 0.0;
+};
+
+// Enrolls every reference into a new pack written atomically to out_path (written to a
+// temporary file beside it, then renamed). Throws Error naming the first reference that failed.
+EnrollReport enroll(const std::vector<ReferenceInput>& references, const std::string& out_path,
+                    const EnrollOptions& options = {});
+
+struct PackData;  // defined in core/src/pack; opaque to users
+
+// A loaded pack. Cheap to copy (shared, immutable). Thread-safe for concurrent scans.
+class Pack {
+public:
+  // Opens and validates a pack file (magic, version, sizes, checksum). Throws Error with
+  // ErrorCode::invalid_pack naming the file and what is wrong.
+  static Pack open(const std::string& path);
+
+  const std::string& path() const;
+  const std::string& name() const;
+  uint32_t format_version() const;
+  std::string checksum_hex() const;         // identifies the pack's content in audit records
+  size_t reference_count() const;
+  const ReferenceInfo& reference(size_t i) const;
+  uint64_t file_bytes() const;
+
+  const PackData& data() const { return *data_; }
+
+private:
+  std::shared_ptr<const PackData> data_;
+};
+
+}  // namespace partscreen

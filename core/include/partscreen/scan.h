@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Screening a job (one or more files) against a pack.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "partscreen/io.h"
+#include "partscreen/pack.h"
+
+namespace partscreen {
+
+enum class Verdict { clear, review, flagged, error };
+const char* verdict_name(Verdict verdict);  // "clear", "review", "flagged", "error"
+
+struct ScanOptions {
+  LoadOptions load;
+  // A reference whose verified score reaches flag_score flags the job; review_score puts it in
+  // front of a person. Calibrated on the benchmark (bench/accuracy), see README.
+  double flag_score = 0.70;
+  double review_score = 0.45;
+  uint32_t threads = 0;           // 0: all cores
+  uint32_t max_candidates = 12;   // references verified geometrically per job
+};
+
+// One file and component of the job that carries (part of) a matched reference.
+struct MatchPart {
+  std::string file;
+  uint32_t component = 0;
+  double coverage = 0.0;  // fraction of the reference's surface this piece explains
+};
+
+struct Match {
+  std::string reference;
+  std::string category;
+  std::string label;
+  double score = 0.0;     // 0..1, what the verdict thresholds apply to
+  double coverage = 0.0;  // fraction of the reference's surface found, all pieces together
+  double scale = 1.0;     // upload size / reference size
+  bool mirrored = false;
+  std::array<double, 16> transform{};  // row-major 4x4, reference -> upload (first piece)
+  std::vector<MatchPart> parts;
+};
+
+struct FileReport {
+  std::string path;
+  std::string format;
+  uint64_t bytes = 0;
+  uint64_t triangles = 0;
+  uint32_t components = 0;
+  double load_ms = 0.0;
+  bool ok = true;
+  std::string error_code;  // error_code_name() when !ok
+  std::string error;       // the reason, when !ok
+};
+
+struct ScanTimings {
+  double load_ms = 0.0;
+  double features_ms = 0.0;
+  double candidates_ms = 0.0;
+  double verify_ms = 0.0;
+  double total_ms = 0.0;
+};
+
+struct ScanResult {
+  Verdict verdict = Verdict::clear;
+  std::vector<Match> matches;  // best first; includes review-band matches
+  std::vector<FileReport> files;
+  ScanTimings timings;
+  std::string pack_name;
+  std::string pack_checksum;
+};
+
+// Screens the files of one job together: a reference split across files is assembled from all
+// of them. A file that cannot be read makes the verdict "error" (the job is not cleared), and its
+// FileReport says why; other files are still screened so the report is complete.
+ScanResult scan_files(const std::vector<std::string>& paths, const Pack& pack, const ScanOptions& options = {});
+
+// Same for files already loaded (plugins, the service, the Python binding).
+ScanResult scan_loaded(const std::vector<LoadedFile>& files, const Pack& pack, const ScanOptions& options = {});
+
+}  // namespace partscreen

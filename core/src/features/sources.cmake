@@ -1,0 +1,1 @@
+# Sources of the features stage (explicit list).

@@ -1,0 +1,1 @@
+# Sources of the gcode stage (explicit list).

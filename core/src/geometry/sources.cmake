@@ -1,0 +1,4 @@
+# Sources of the geometry stage (explicit list).
+list(APPEND PARTSCREEN_CORE_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/clean.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/components.cpp)

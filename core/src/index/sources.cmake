@@ -1,0 +1,1 @@
+# Sources of the index stage (explicit list).

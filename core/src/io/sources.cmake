@@ -1,0 +1,1 @@
+# Sources of the io stage (explicit list).
