@@ -9,6 +9,7 @@
 
 #include "partscreen/geometry.h"
 #include "partscreen/mesh.h"
+#include "partscreen/surface.h"
 
 namespace partscreen {
 
@@ -36,6 +37,7 @@ struct LoadedFile {
   Mesh mesh;                                  // triangles grouped by component, millimetres
   std::vector<ComponentInfo> components;
   CleanStats clean;
+  std::vector<OrientedSurface> surfaces;      // parts known only as oriented points (G-code objects)
   double unit_scale_to_mm = 1.0;              // what the file's declared unit was multiplied by
   double load_ms = 0.0;
 };
