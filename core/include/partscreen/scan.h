@@ -22,6 +22,10 @@ struct ScanOptions {
   double review_score = 0.45;
   uint32_t threads = 0;           // 0: all cores
   uint32_t max_candidates = 12;   // references verified geometrically per job
+  double min_vote = 0.04;         // fraction of a reference's keypoints hit in the index to verify it
+  double min_piece_coverage = 0.10;  // a piece must explain this much of a reference to count
+  double report_score = 0.25;     // matches below this are not listed
+  bool use_index = true;          // false: the naive baseline that verifies every reference
 };
 
 // One file and component of the job that carries (part of) a matched reference.

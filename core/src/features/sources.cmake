@@ -1,1 +1,3 @@
 # Sources of the features stage (explicit list).
+list(APPEND PARTSCREEN_CORE_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/features.cpp)

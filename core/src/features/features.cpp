@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Surface sampling, voxel averaging, the point grid and the local descriptor (see features.h).
+#include "features/features.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <unordered_map>
+
+namespace partscreen::detail {
+
+// ---------------------------------------------------------------- sampling
+
+Cloud sample_mesh(const Mesh& mesh, uint32_t first, uint32_t count, float spacing, uint64_t seed) {
+  Cloud out;
+  const float* P = mesh.positions.data();
+  const uint32_t* I = mesh.indices.data() + 3 * size_t(first);
+  // Orientation: inside-out closed shells (negative signed volume) get flipped normals. For open
+  // shells the sign is kept: nothing better is known.
+  double vol6 = 0.0, area = 0.0;
+  for (uint32_t t = 0; t < count; ++t) {
+    Eigen::Vector3d a = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t])).cast<double>();
+    Eigen::Vector3d b = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + 1])).cast<double>();
+    Eigen::Vector3d c = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + 2])).cast<double>();
+    vol6 += a.dot(b.cross(c));
+    area += 0.5 * (b - a).cross(c - a).norm();
+  }
+  const float flip = vol6 < 0 ? -1.f : 1.f;
+  const double inv_cell_area = 1.0 / (double(spacing) * spacing);
+  out.points.reserve(size_t(area * inv_cell_area * 1.1) + 16);
+  out.normals.reserve(out.points.capacity());
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> uni(0.f, 1.f);
+  const float w = float(1.0 / inv_cell_area);
+  for (uint32_t t = 0; t < count; ++t) {
+    Vec3 a = Eigen::Map<const Vec3>(P + 3 * size_t(I[3 * t]));
+    Vec3 b = Eigen::Map<const Vec3>(P + 3 * size_t(I[3 * t + 1]));
+    Vec3 c = Eigen::Map<const Vec3>(P + 3 * size_t(I[3 * t + 2]));
+    Vec3 cr = (b - a).cross(c - a);
+    float tri_area = 0.5f * cr.norm();
+    if (!(tri_area > 0.f)) continue;
+    Vec3 n = cr.normalized() * flip;
+    double expected = tri_area * inv_cell_area;
+    size_t k = size_t(expected);
+    if (uni(rng) < expected - double(k)) ++k;
+    for (size_t s = 0; s < k; ++s) {
+      float u = uni(rng), v = uni(rng);
+      if (u + v > 1.f) { u = 1.f - u; v = 1.f - v; }
+      out.points.push_back(a + u * (b - a) + v * (c - a));
+      out.normals.push_back(n);
+    }
+  }
+  out.weights.assign(out.points.size(), w);
+  return out;
+}
+
+Cloud cloud_from_surface(const OrientedSurface& s) {
+  Cloud out;
+  size_t n = std::min(s.positions.size(), s.normals.size()) / 3;
+  out.points.reserve(n);
+  out.normals.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    Vec3 p(s.positions[3 * i], s.positions[3 * i + 1], s.positions[3 * i + 2]);
+    Vec3 m(s.normals[3 * i], s.normals[3 * i + 1], s.normals[3 * i + 2]);
+    float len = m.norm();
+    if (!std::isfinite(p.sum()) || !(len > 1e-6f)) continue;
+    out.points.push_back(p);
+    out.normals.push_back(m / len);
+  }
+  float w = out.points.empty() ? 0.f : float(s.area_mm2 / double(out.points.size()));
+  out.weights.assign(out.points.size(), w > 0 ? w : 1.f);
+  return out;
+}
+
+// ---------------------------------------------------------------- voxel averaging
+
+namespace {
+struct VoxelKey {
+  int32_t x, y, z;
+  bool operator==(const VoxelKey& o) const { return x == o.x && y == o.y && z == o.z; }
+};
+struct VoxelHash {
+  size_t operator()(const VoxelKey& k) const {
+    return size_t((uint64_t(uint32_t(k.x)) * 73856093u) ^ (uint64_t(uint32_t(k.y)) * 19349663u) ^
+                  (uint64_t(uint32_t(k.z)) * 83492791u));
+  }
+};
+}  // namespace
+
+Cloud voxel_average(const Cloud& in, float cell) {
+  const float inv = 1.f / cell;
+  std::unordered_map<VoxelKey, uint32_t, VoxelHash> slot;
+  slot.reserve(in.size() / 2 + 16);
+  struct Acc { Vec3 p = Vec3::Zero(); Vec3 n = Vec3::Zero(); float w = 0.f; float best_w = -1.f; Vec3 best_n = Vec3::Zero(); };
+  std::vector<Acc> acc;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const Vec3& p = in.points[i];
+    VoxelKey k{int32_t(std::floor(p.x() * inv)), int32_t(std::floor(p.y() * inv)), int32_t(std::floor(p.z() * inv))};
+    auto [it, inserted] = slot.emplace(k, uint32_t(acc.size()));
+    if (inserted) acc.emplace_back();
+    Acc& a = acc[it->second];
+    float w = in.weights[i];
+    a.p += w * p;
+    a.n += w * in.normals[i];
+    a.w += w;
+    if (w > a.best_w) { a.best_w = w; a.best_n = in.normals[i]; }
+  }
+  Cloud out;
+  out.points.reserve(acc.size());
+  out.normals.reserve(acc.size());
+  out.weights.reserve(acc.size());
+  for (const Acc& a : acc) {
+    if (!(a.w > 0.f)) continue;
+    out.points.push_back(a.p / a.w);
+    float len = a.n.norm();
+    out.normals.push_back(len > 1e-3f * a.w ? Vec3(a.n / len) : a.best_n);
+    out.weights.push_back(a.w);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- grid
+
+PointGrid::PointGrid(const std::vector<Vec3>& points, float cell) : points_(&points), cell_(cell), inv_cell_(1.f / cell) {
+  const size_t n = points.size();
+  std::vector<std::array<int32_t, 3>> cells(n);
+  std::vector<int64_t> keys(n);
+  for (size_t i = 0; i < n; ++i) {
+    cells[i] = {int32_t(std::floor(points[i].x() * inv_cell_)), int32_t(std::floor(points[i].y() * inv_cell_)),
+                int32_t(std::floor(points[i].z() * inv_cell_))};
+  }
+  sorted_.resize(n);
+  std::iota(sorted_.begin(), sorted_.end(), 0);
+  std::sort(sorted_.begin(), sorted_.end(), [&](int32_t a, int32_t b) { return cells[a] < cells[b]; });
+  size_t cap = 16;
+  while (cap < n * 2) cap <<= 1;
+  table_.assign(cap, Slot{0, 0, 0, 0, 0});
+  mask_ = cap - 1;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && cells[sorted_[j]] == cells[sorted_[i]]) ++j;
+    const auto& c = cells[sorted_[i]];
+    size_t s = size_t(cell_key(c[0], c[1], c[2])) & mask_;
+    while (table_[s].end != 0) s = (s + 1) & mask_;
+    table_[s] = Slot{c[0], c[1], c[2], uint32_t(i), uint32_t(j)};
+    i = j;
+  }
+}
+
+size_t PointGrid::slot_of(int x, int y, int z) const {
+  size_t s = size_t(cell_key(x, y, z)) & mask_;
+  for (;;) {
+    const Slot& slot = table_[s];
+    if (slot.end == 0) return SIZE_MAX;
+    if (slot.x == x && slot.y == y && slot.z == z) return s;
+    s = (s + 1) & mask_;
+  }
+}
+
+int PointGrid::nearest(const Vec3& q, float max_radius) const {
+  int best = -1;
+  float best_d2 = max_radius * max_radius;
+  for_each_within(q, max_radius, [&](int i) {
+    float d2 = ((*points_)[i] - q).squaredNorm();
+    if (d2 <= best_d2) { best_d2 = d2; best = i; }
+  });
+  return best;
+}
+
+// ---------------------------------------------------------------- descriptor
+
+namespace {
+
+constexpr int kA = 4, kH = 6;  // spin image bins
+constexpr int kD = 3, kC = 6;  // normal deviation bins
+constexpr int kE = 6;          // convexity bins
+constexpr int kBlock1 = kA * kH, kBlock2 = kD * kC, kBlock3 = kD * kE;
+constexpr int kUsed = kBlock1 + kBlock2 + kBlock3;
+static_assert(kUsed <= kDescriptorBytes, "descriptor does not fit");
+
+// Linear (soft) binning of x in [0,1) over n bins: two bins and their weights.
+inline void soft_bin(float x, int n, int& b0, int& b1, float& w1) {
+  float f = std::clamp(x, 0.f, 0.99999f) * n - 0.5f;
+  b0 = int(std::floor(f));
+  w1 = f - float(b0);
+  b1 = b0 + 1;
+  if (b0 < 0) { b0 = 0; w1 = 0.f; b1 = 0; }
+  if (b1 >= n) { b1 = n - 1; }
+}
+
+inline void add2(float* h, int ny, float x, int nx, float y, float w) {
+  int x0, x1, y0, y1;
+  float wx, wy;
+  soft_bin(x, nx, x0, x1, wx);
+  soft_bin(y, ny, y0, y1, wy);
+  h[x0 * ny + y0] += w * (1 - wx) * (1 - wy);
+  h[x0 * ny + y1] += w * (1 - wx) * wy;
+  h[x1 * ny + y0] += w * wx * (1 - wy);
+  h[x1 * ny + y1] += w * wx * wy;
+}
+
+}  // namespace
+
+Features compute_features(const Cloud& dense, float radius, float kp_spacing) {
+  Features out;
+  out.radius = radius;
+  Cloud nb = voxel_average(dense, radius / 5.f);
+  Cloud kp = voxel_average(dense, kp_spacing);
+  PointGrid grid(nb.points, radius);
+  const float inv_r = 1.f / radius;
+  out.descriptors.reserve(kp.size() * kDescriptorBytes);
+  float h[kUsed];
+  for (size_t i = 0; i < kp.size(); ++i) {
+    const Vec3 p = kp.points[i];
+    const Vec3 n = kp.normals[i];
+    std::fill(h, h + kUsed, 0.f);
+    int count = 0;
+    grid.for_each_within(p, radius, [&](int j) {
+      Vec3 v = (nb.points[j] - p) * inv_r;
+      float d = v.norm();
+      if (d < 1e-4f) return;
+      float w = nb.weights[j];
+      float hh = v.dot(n);
+      float a = std::sqrt(std::max(0.f, d * d - hh * hh));
+      float c = nb.normals[j].dot(n);
+      float e = nb.normals[j].dot(v) / d;
+      add2(h, kH, a, kA, 0.5f * (hh + 1.f), w);
+      add2(h + kBlock1, kC, d, kD, 0.5f * (c + 1.f), w);
+      add2(h + kBlock1 + kBlock2, kE, d, kD, 0.5f * (e + 1.f), w);
+      ++count;
+    });
+    if (count < 12) continue;  // too sparse to describe anything
+    // Each block to unit mass, square root (Hellinger), equal share of a unit vector.
+    const int begins[4] = {0, kBlock1, kBlock1 + kBlock2, kUsed};
+    uint8_t q[kDescriptorBytes] = {0};
+    for (int b = 0; b < 3; ++b) {
+      float mass = 0.f;
+      for (int k = begins[b]; k < begins[b + 1]; ++k) mass += h[k];
+      if (!(mass > 0.f)) mass = 1.f;
+      for (int k = begins[b]; k < begins[b + 1]; ++k) {
+        float v = std::sqrt(h[k] / mass) * 0.57735f;  // block norm 1/sqrt(3)
+        q[k] = uint8_t(std::lround(std::clamp(v, 0.f, 1.f) * 255.f));
+      }
+    }
+    out.keypoints.points.push_back(p);
+    out.keypoints.normals.push_back(n);
+    out.keypoints.weights.push_back(kp.weights[i]);
+    out.descriptors.insert(out.descriptors.end(), q, q + kDescriptorBytes);
+  }
+  return out;
+}
+
+uint32_t descriptor_distance2(const uint8_t* a, const uint8_t* b) {
+  uint32_t s = 0;
+  for (int k = 0; k < kDescriptorBytes; ++k) {
+    int d = int(a[k]) - int(b[k]);
+    s += uint32_t(d * d);
+  }
+  return s;
+}
+
+}  // namespace partscreen::detail
+
+namespace partscreen::detail {
+
+float dense_spacing(double area_mm2) {
+  float L = size_of_area(area_mm2);
+  float s = kDenseFraction * L;
+  float cap = float(std::sqrt(area_mm2 / double(kMaxDensePoints)));
+  return std::max(s, cap);
+}
+
+Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2) {
+  const float spacing = dense_spacing(area_mm2);
+  Cloud out;
+  uint64_t seed = 0x9E3779B97F4A7C15ull;
+  for (const ComponentInfo& c : components) {
+    Cloud part = sample_mesh(mesh, c.first_triangle, c.triangle_count, spacing, seed++);
+    out.points.insert(out.points.end(), part.points.begin(), part.points.end());
+    out.normals.insert(out.normals.end(), part.normals.begin(), part.normals.end());
+    out.weights.insert(out.weights.end(), part.weights.begin(), part.weights.end());
+  }
+  return out;
+}
+
+}  // namespace partscreen::detail

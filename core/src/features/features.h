@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Internal: surface sampling and local shape descriptors.
+//
+// Every shape (an enrolled reference or an upload component) is first sampled into a dense
+// cloud of oriented points, independent of its triangulation, so remeshing, decimation and
+// subdivision change the samples only statistically. Keypoints and descriptor neighbourhoods are
+// then taken from voxel averages of that cloud at spacings proportional to the descriptor radius,
+// which makes every descriptor independent of the absolute size of the shape: the scale of an
+// upload is found by comparing descriptors computed over a ladder of radii ("rungs") with the
+// references' descriptors computed at one radius proportional to their own size.
+//
+// Descriptor: for a keypoint p with normal n and neighbours q (normal m) within radius r,
+// with d = |q-p|/r, h = (q-p).n/r, a = sqrt(d^2-h^2), c = m.n, e = m.(q-p)/|q-p|:
+//   block 1: spin image over (a, h)          (Johnson & Hebert, PAMI 1999)
+//   block 2: normal deviation over (d, c)
+//   block 3: convexity over (d, e)
+// Every quantity is a dot product or a norm, so the descriptor is invariant to rotations AND
+// reflections: mirrored uploads match without a second pass. Blocks are area-weighted, soft
+// binned, normalised to unit mass and square-rooted (Hellinger), then quantised to bytes.
+#include <Eigen/Core>
+#include <Eigen/Geometry>
+#include <Eigen/LU>
+#include <cstdint>
+#include <vector>
+
+#include "partscreen/mesh.h"
+#include "partscreen/surface.h"
+#include "features/params.h"
+
+namespace partscreen::detail {
+
+using Vec3 = Eigen::Vector3f;
+
+struct Cloud {
+  std::vector<Vec3> points;
+  std::vector<Vec3> normals;  // unit, outward
+  std::vector<float> weights; // area each point stands for, mm^2
+  size_t size() const { return points.size(); }
+};
+
+constexpr int kDescriptorBytes = 64;  // 60 used, padded for aligned loads
+
+struct Features {
+  Cloud keypoints;                   // voxel-averaged points with smoothed normals
+  std::vector<uint8_t> descriptors;  // kDescriptorBytes per keypoint
+  float radius = 0.f;                // descriptor radius, mm
+  size_t size() const { return keypoints.size(); }
+  const uint8_t* descriptor(size_t i) const { return descriptors.data() + i * kDescriptorBytes; }
+};
+
+// Area-uniform random samples of triangles [first, first+count) at about one point per
+// spacing^2 of area (stratified per triangle, deterministic for a seed). Normals are face
+// normals, flipped when the component is closed and inside-out (negative signed volume), so a
+// mirrored file whose winding was not fixed still has outward normals.
+Cloud sample_mesh(const Mesh& mesh, uint32_t first_triangle, uint32_t triangle_count, float spacing_mm,
+                  uint64_t seed);
+
+// A point cloud from an OrientedSurface (G-code walls): copies, unit weights scaled to area.
+Cloud cloud_from_surface(const OrientedSurface& surface);
+
+// Averages points (area-weighted position, summed then normalised normal, summed weight) in
+// cubic voxels of edge `cell`. Points whose normals cancel out keep the heaviest contributor's.
+Cloud voxel_average(const Cloud& cloud, float cell);
+
+// Descriptors at keypoints spaced kp_spacing, over neighbours within `radius` taken from the
+// cloud averaged at radius/5. Keypoints with too few neighbours to be meaningful are dropped.
+Features compute_features(const Cloud& dense, float radius, float kp_spacing);
+
+// Squared Euclidean distance of two quantised descriptors.
+uint32_t descriptor_distance2(const uint8_t* a, const uint8_t* b);
+
+// Surface size measure used for every relative length: sqrt(area).
+inline float size_of_area(double area_mm2) { return float(std::sqrt(area_mm2 > 0 ? area_mm2 : 0.0)); }
+
+// Uniform hash grid for fixed-radius neighbour queries over a point set.
+class PointGrid {
+public:
+  PointGrid() = default;
+  PointGrid(const std::vector<Vec3>& points, float cell);
+  // Calls f(index) for every point within `radius` of q (radius <= cell * 2 is efficient).
+  template <class F>
+  void for_each_within(const Vec3& q, float radius, F&& f) const;
+  // Index of the nearest point within max_radius, or -1.
+  int nearest(const Vec3& q, float max_radius) const;
+  bool empty() const { return points_ == nullptr || points_->empty(); }
+
+private:
+  int64_t cell_key(int x, int y, int z) const {
+    return (int64_t(x) * 73856093) ^ (int64_t(y) * 19349663) ^ (int64_t(z) * 83492791);
+  }
+  size_t slot_of(int x, int y, int z) const;
+  const std::vector<Vec3>* points_ = nullptr;
+  float cell_ = 1.f;
+  float inv_cell_ = 1.f;
+  std::vector<int32_t> sorted_;          // point indices grouped by cell
+  struct Slot { int32_t x, y, z; uint32_t begin, end; };
+  std::vector<Slot> table_;              // open addressing; end == 0 marks empty
+  size_t mask_ = 0;
+};
+
+template <class F>
+void PointGrid::for_each_within(const Vec3& q, float radius, F&& f) const {
+  if (empty()) return;
+  const float r2 = radius * radius;
+  const int x0 = int(std::floor((q.x() - radius) * inv_cell_)), x1 = int(std::floor((q.x() + radius) * inv_cell_));
+  const int y0 = int(std::floor((q.y() - radius) * inv_cell_)), y1 = int(std::floor((q.y() + radius) * inv_cell_));
+  const int z0 = int(std::floor((q.z() - radius) * inv_cell_)), z1 = int(std::floor((q.z() + radius) * inv_cell_));
+  const auto& pts = *points_;
+  for (int x = x0; x <= x1; ++x)
+    for (int y = y0; y <= y1; ++y)
+      for (int z = z0; z <= z1; ++z) {
+        size_t s = slot_of(x, y, z);
+        if (s == SIZE_MAX) continue;
+        const Slot& slot = table_[s];
+        for (uint32_t i = slot.begin; i < slot.end; ++i) {
+          int32_t idx = sorted_[i];
+          if ((pts[idx] - q).squaredNorm() <= r2) f(idx);
+        }
+      }
+}
+
+}  // namespace partscreen::detail
+
+namespace partscreen::detail {
+
+// Dense cloud of the given components of a mesh, at kDenseFraction of the size L of their
+// combined area (coarser when that would exceed kMaxDensePoints). Deterministic.
+Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2);
+
+// Dense cloud spacing used for a shape of this area.
+float dense_spacing(double area_mm2);
+
+}  // namespace partscreen::detail

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Internal: similarity transforms that may include a reflection.
+#include <Eigen/Core>
+#include <Eigen/Geometry>
+#include <Eigen/LU>
+#include <vector>
+
+namespace partscreen::detail {
+
+struct Similarity {
+  Eigen::Matrix3f rotation = Eigen::Matrix3f::Identity();  // orthogonal; det -1 when mirrored
+  float scale = 1.f;
+  Eigen::Vector3f translation = Eigen::Vector3f::Zero();
+  bool mirrored() const { return rotation.determinant() < 0.f; }
+  Eigen::Vector3f apply(const Eigen::Vector3f& p) const { return scale * (rotation * p) + translation; }
+};
+
+enum class Handedness { proper, mirrored, best };
+
+// Least-squares similarity mapping src[i] -> dst[i] (Umeyama, PAMI 1991), with the reflection
+// decided by `hand` (best: the lower residual of the two). Weights optional (empty = 1).
+// Returns false when the problem is degenerate (fewer than 3 points or all collinear).
+bool fit_similarity(const std::vector<Eigen::Vector3f>& src, const std::vector<Eigen::Vector3f>& dst,
+                    const std::vector<float>& weights, Handedness hand, Similarity& out);
+
+}  // namespace partscreen::detail

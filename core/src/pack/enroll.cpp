@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Enrolment: reference files -> features -> pack file, and manifest reading.
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "features/features.h"
+#include "features/params.h"
+#include "pack/pack_data.h"
+#include "partscreen/error.h"
+
+namespace partscreen {
+namespace detail {
+std::vector<uint8_t> write_pack_bytes(const std::string& name, const std::vector<ReferenceInfo>& refs,
+                                      const std::vector<ReferenceRecord>& records,
+                                      const std::vector<KeypointRecord>& keypoints,
+                                      const std::vector<uint8_t>& descriptors, const VocabularyBuild& vocab);
+}
+
+namespace {
+
+struct Enrolled {
+  ReferenceInfo info;
+  float radius = 0.f;
+  detail::Features features;
+};
+
+Enrolled describe_reference(const ReferenceInput& in, const LoadOptions& load) {
+  LoadedFile file = load_file(in.path, load);
+  Enrolled e;
+  e.info.id = in.id.empty() ? std::filesystem::path(in.path).stem().string() : in.id;
+  e.info.category = in.category;
+  e.info.label = in.label.empty() ? e.info.id : in.label;
+  double area = 0.0;
+  for (const auto& c : file.components) area += c.area_mm2;
+  if (!(area > 0.0)) throw Error(ErrorCode::empty, in.path, "the reference has no surface area");
+  e.info.area_mm2 = area;
+  e.info.size_mm = detail::size_of_area(area);
+  e.info.component_count = uint32_t(file.components.size());
+  detail::Cloud dense = detail::dense_cloud(file.mesh, file.components, area);
+  e.radius = detail::kRadiusFraction * float(e.info.size_mm);
+  e.features = detail::compute_features(dense, e.radius, detail::kKeypointFraction * float(e.info.size_mm));
+  if (e.features.size() < 16)
+    throw Error(ErrorCode::empty, in.path, "too little surface detail to enrol (" + std::to_string(e.features.size()) + " keypoints)");
+  e.info.keypoint_count = uint32_t(e.features.size());
+  return e;
+}
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') { cur += '"'; ++i; }
+      else if (c == '"') quoted = false;
+      else cur += c;
+    } else if (c == '"') quoted = true;
+    else if (c == ',') { out.push_back(cur); cur.clear(); }
+    else if (c != '\r') cur += c;
+  }
+  out.push_back(cur);
+  for (auto& s : out) {
+    size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
+    s = a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ReferenceInput> read_manifest(const std::string& csv_path) {
+  std::ifstream in(csv_path);
+  if (!in) throw Error(ErrorCode::io, csv_path, "cannot open manifest");
+  std::string line;
+  if (!std::getline(in, line)) throw Error(ErrorCode::empty, csv_path, "empty manifest (expected a header row path,id,category,label)");
+  auto header = split_csv_line(line);
+  int col_path = -1, col_id = -1, col_cat = -1, col_label = -1;
+  for (int i = 0; i < int(header.size()); ++i) {
+    if (header[i] == "path") col_path = i;
+    else if (header[i] == "id") col_id = i;
+    else if (header[i] == "category") col_cat = i;
+    else if (header[i] == "label") col_label = i;
+  }
+  if (col_path < 0) throw Error(ErrorCode::malformed, csv_path, "manifest header has no 'path' column (expected path,id,category,label)");
+  const auto base = std::filesystem::path(csv_path).parent_path();
+  std::vector<ReferenceInput> out;
+  for (int row = 2; std::getline(in, line); ++row) {
+    if (line.size() > 65536) throw Error(ErrorCode::limit_exceeded, csv_path, "line " + std::to_string(row) + " is longer than 64 KiB");
+    if (line.find_first_not_of(" \t\r") == std::string::npos || line[0] == '#') continue;
+    auto f = split_csv_line(line);
+    auto get = [&](int c) { return c >= 0 && c < int(f.size()) ? f[c] : std::string(); };
+    ReferenceInput r;
+    r.path = get(col_path);
+    if (r.path.empty()) throw Error(ErrorCode::malformed, csv_path, "line " + std::to_string(row) + " has no path");
+    if (std::filesystem::path(r.path).is_relative()) r.path = (base / r.path).string();
+    r.id = get(col_id);
+    r.category = get(col_cat);
+    r.label = get(col_label);
+    out.push_back(std::move(r));
+    if (out.size() > 1000000) throw Error(ErrorCode::limit_exceeded, csv_path, "more than 1,000,000 references");
+  }
+  return out;
+}
+
+EnrollReport enroll(const std::vector<ReferenceInput>& refs, const std::string& out_path, const EnrollOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (refs.empty()) throw Error(ErrorCode::invalid_argument, out_path, "no reference files to enrol");
+  std::vector<Enrolled> enrolled(refs.size());
+  std::vector<std::exception_ptr> errors(refs.size());
+  tbb::task_arena arena(options.threads ? int(options.threads) : tbb::task_arena::automatic);
+  arena.execute([&] {
+    tbb::parallel_for(size_t(0), refs.size(), [&](size_t i) {
+      try {
+        enrolled[i] = describe_reference(refs[i], options.load);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  });
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  // Ids must be unique: a reviewer reads them.
+  {
+    std::vector<std::string> ids;
+    for (auto& e : enrolled) ids.push_back(e.info.id);
+    std::sort(ids.begin(), ids.end());
+    for (size_t i = 1; i < ids.size(); ++i)
+      if (ids[i] == ids[i - 1])
+        throw Error(ErrorCode::invalid_argument, out_path, "reference id '" + ids[i] + "' is used twice: give each an id in the manifest");
+  }
+  std::vector<ReferenceInfo> infos;
+  std::vector<detail::ReferenceRecord> records;
+  std::vector<detail::KeypointRecord> kps;
+  std::vector<uint8_t> desc;
+  for (uint32_t r = 0; r < enrolled.size(); ++r) {
+    const Enrolled& e = enrolled[r];
+    detail::ReferenceRecord rec{};
+    rec.keypoint_begin = uint32_t(kps.size());
+    rec.keypoint_count = uint32_t(e.features.size());
+    rec.area_mm2 = float(e.info.area_mm2);
+    rec.size_mm = float(e.info.size_mm);
+    rec.radius_mm = e.radius;
+    rec.component_count = e.info.component_count;
+    records.push_back(rec);
+    for (size_t k = 0; k < e.features.size(); ++k) {
+      detail::KeypointRecord kp{};
+      for (int d = 0; d < 3; ++d) {
+        kp.position[d] = e.features.keypoints.points[k][d];
+        kp.normal[d] = e.features.keypoints.normals[k][d];
+      }
+      kp.weight = e.features.keypoints.weights[k];
+      kp.reference = r;
+      kps.push_back(kp);
+    }
+    desc.insert(desc.end(), e.features.descriptors.begin(), e.features.descriptors.end());
+    infos.push_back(e.info);
+  }
+  detail::VocabularyBuild vocab = detail::build_vocabulary(desc.data(), kps.size());
+  std::vector<uint8_t> bytes = detail::write_pack_bytes(options.pack_name, infos, records, kps, desc, vocab);
+  // Atomic replace: a crash never leaves a half-written pack under the final name.
+  const std::string tmp = out_path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ErrorCode::io, out_path, "cannot write the pack (check the folder exists and is writable)");
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw Error(ErrorCode::io, out_path, "write failed (disk full?)");
+    }
+  }
+  if (std::rename(tmp.c_str(), out_path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(ErrorCode::io, out_path, "cannot move the finished pack into place");
+  }
+  EnrollReport report;
+  report.references = std::move(infos);
+  report.pack_bytes = bytes.size();
+  report.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+}  // namespace partscreen
