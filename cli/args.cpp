@@ -189,10 +189,18 @@ OptionSpec opt_manifest() {
           "CSV's folder"};
 }
 
+// 536870912 -> "512M": the shortest exact spelling, in the suffixes --max-bytes accepts.
+static std::string size_text(uint64_t n) {
+  if (n == 0) return "0";
+  for (auto [shift, suffix] : {std::pair<int, const char*>{30, "G"}, {20, "M"}, {10, "K"}})
+    if (n % (uint64_t(1) << shift) == 0) return std::to_string(n >> shift) + suffix;
+  return std::to_string(n);
+}
+
 std::vector<OptionSpec> opt_load_limits() {
   const LoadOptions d;
   return {
-      {"--max-bytes", "N", std::to_string(d.max_file_bytes >> 20) + "M",
+      {"--max-bytes", "N", size_text(d.max_file_bytes),
        "refuse a file larger than N bytes before reading it (K, M, G suffixes allowed)"},
       {"--max-triangles", "N", std::to_string(d.max_triangles), "refuse a file with more than N triangles"},
   };

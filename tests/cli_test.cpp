@@ -135,11 +135,35 @@ TEST(Cli, HelpAndVersionExitZero) {
   EXPECT_EQ(v.out, std::string("partscreen ") + partscreen::version_string() + "\n");
 }
 
+// The default shown after an option's help, e.g. "512M" for --max-bytes.
+std::string shown_default(const std::string& help, const std::string& option) {
+  const size_t at = help.find("  " + option + " ");
+  if (at == std::string::npos) return "";
+  const size_t open = help.find("(default: ", at);
+  const size_t close = help.find(')', open);
+  if (open == std::string::npos || close == std::string::npos) return "";
+  return help.substr(open + 10, close - open - 10);
+}
+
+uint64_t parse_size(std::string s) {
+  int shift = 0;
+  switch (s.empty() ? '\0' : s.back()) {
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    default: break;
+  }
+  if (shift) s.pop_back();
+  return std::stoull(s) << shift;
+}
+
 TEST(Cli, HelpShowsLoadOptionDefaults) {
   const partscreen::LoadOptions d;
   Outcome r = run({"help", "info"});
-  EXPECT_NE(r.out.find("(default: " + std::to_string(d.max_triangles) + ")"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("(default: " + std::to_string(d.max_file_bytes >> 20) + "M)"), std::string::npos) << r.out;
+  EXPECT_EQ(shown_default(r.out, "--max-triangles N"), std::to_string(d.max_triangles)) << r.out;
+  const std::string bytes = shown_default(r.out, "--max-bytes N");
+  ASSERT_FALSE(bytes.empty()) << r.out;
+  EXPECT_EQ(parse_size(bytes), d.max_file_bytes) << bytes;
 }
 
 TEST(Cli, InfoJsonMatchesCoreApi) {
