@@ -18,11 +18,17 @@ Cloud sample_mesh(const Mesh& mesh, uint32_t first, uint32_t count, float spacin
   const uint32_t* I = mesh.indices.data() + 3 * size_t(first);
   // Orientation: inside-out closed shells (negative signed volume) get flipped normals. For open
   // shells the sign is kept: nothing better is known.
+  // The signed volume is taken about the centroid: for a shell that is not quite closed (cut,
+  // fused, sloppy export) the sum is then still independent of where the part sits.
+  Eigen::Vector3d o = Eigen::Vector3d::Zero();
+  for (uint32_t t = 0; t < count; ++t)
+    for (int k = 0; k < 3; ++k) o += Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + k])).cast<double>();
+  if (count) o /= 3.0 * count;
   double vol6 = 0.0, area = 0.0;
   for (uint32_t t = 0; t < count; ++t) {
-    Eigen::Vector3d a = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t])).cast<double>();
-    Eigen::Vector3d b = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + 1])).cast<double>();
-    Eigen::Vector3d c = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + 2])).cast<double>();
+    Eigen::Vector3d a = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t])).cast<double>() - o;
+    Eigen::Vector3d b = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + 1])).cast<double>() - o;
+    Eigen::Vector3d c = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + 2])).cast<double>() - o;
     vol6 += a.dot(b.cross(c));
     area += 0.5 * (b - a).cross(c - a).norm();
   }
@@ -216,6 +222,7 @@ Features compute_features(const Cloud& dense, float radius, float kp_spacing) {
     const Vec3 n = kp.normals[i];
     std::fill(h, h + kUsed, 0.f);
     int count = 0;
+    float bend = 0.f, mass = 0.f;
     grid.for_each_within(p, radius, [&](int j) {
       Vec3 v = (nb.points[j] - p) * inv_r;
       float d = v.norm();
@@ -228,6 +235,8 @@ Features compute_features(const Cloud& dense, float radius, float kp_spacing) {
       add2(h, kH, a, kA, 0.5f * (hh + 1.f), w);
       add2(h + kBlock1, kC, d, kD, 0.5f * (c + 1.f), w);
       add2(h + kBlock1 + kBlock2, kE, d, kD, 0.5f * (e + 1.f), w);
+      bend += w * (1.f - c);
+      mass += w;
       ++count;
     });
     if (count < 12) continue;  // too sparse to describe anything
@@ -247,6 +256,8 @@ Features compute_features(const Cloud& dense, float radius, float kp_spacing) {
     out.keypoints.normals.push_back(n);
     out.keypoints.weights.push_back(kp.weights[i]);
     out.descriptors.insert(out.descriptors.end(), q, q + kDescriptorBytes);
+    // Mean normal deviation over the neighbourhood: 0 on a plane, ~0.5 across a right-angle edge.
+    out.salience.push_back(std::clamp(bend / std::max(mass, 1e-20f) / 0.25f, 0.05f, 1.f));
   }
   return out;
 }

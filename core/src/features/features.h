@@ -44,6 +44,7 @@ constexpr int kDescriptorBytes = 64;  // 60 used, padded for aligned loads
 struct Features {
   Cloud keypoints;                   // voxel-averaged points with smoothed normals
   std::vector<uint8_t> descriptors;  // kDescriptorBytes per keypoint
+  std::vector<float> salience;       // per keypoint, 0 (flat) .. 1 (edges, corners, holes)
   float radius = 0.f;                // descriptor radius, mm
   size_t size() const { return keypoints.size(); }
   const uint8_t* descriptor(size_t i) const { return descriptors.data() + i * kDescriptorBytes; }

@@ -50,7 +50,8 @@ struct Pair {
 struct PieceMatch {
   uint32_t part = 0;
   Similarity transform;
-  double coverage = 0.0;
+  double coverage = 0.0;  // fraction of the reference's area explained
+  double score = 0.0;     // the same, weighted by keypoint salience
   std::vector<uint8_t> covered;  // per reference keypoint
 };
 
@@ -62,6 +63,8 @@ bool scale_allowed(float s) {
 
 constexpr uint32_t kMatchDistance2 = 70u * 70u;  // descriptor pair threshold (quantised units)
 constexpr uint32_t kBeam = 2;
+constexpr float kCoverageTolerance = 0.015f;  // of the reference size, scaled
+constexpr float kNormalAgreement = 0.7f;       // cos 45 deg
 
 void build_part_features(Part& part) {
   part.dense_spacing = dense_spacing(part.area);
@@ -72,6 +75,13 @@ void build_part_features(Part& part) {
     float r = kRadiusFraction * L * rung_factor(j);
     part.rungs[j - kRungMin] = compute_features(part.dense, r, r * (kKeypointFraction / kRadiusFraction));
   }
+}
+
+// The rung whose radius matches a reference seen at `scale` in this part.
+int rung_for_scale(const Part& part, const ReferenceRecord& rec, float scale) {
+  const float L = size_of_area(part.area);
+  float j = std::log(scale * rec.radius_mm / (kRadiusFraction * L)) / std::log(kRungRatio);
+  return std::clamp(int(std::lround(j)), kRungMin, kRungMax);
 }
 
 // Descriptor pairs of one part against the whole pack, via the vocabulary tree.
@@ -139,11 +149,13 @@ std::vector<Vote> tally(const std::vector<Pair>& pairs, const PackData& pack) {
 }
 
 // Coverage of reference keypoints by the part's dense surface under transform T.
-double measure_coverage(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T,
-                        std::vector<uint8_t>* covered) {
+struct Coverage { double area = 0.0, salient = 0.0; };
+
+Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T,
+                          std::vector<uint8_t>* covered) {
   const ReferenceRecord& rec = pack.reference_records[ref];
-  const float tol = std::max(0.02f * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
-  double hit = 0.0, total = 0.0;
+  const float tol = std::max(kCoverageTolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
+  double hit = 0.0, total = 0.0, shit = 0.0, stotal = 0.0;
   if (covered) covered->assign(rec.keypoint_count, 0);
   for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
@@ -151,16 +163,21 @@ double measure_coverage(const Part& part, const PackData& pack, uint32_t ref, co
     Vec3 n = (T.rotation * Eigen::Map<const Vec3>(kp.normal)).normalized();
     if (part.walls_only && std::fabs(n.z()) > 0.7f) continue;
     total += kp.weight;
+    stotal += kp.weight * kp.salience;
     bool ok = false;
     part.dense_grid.for_each_within(p, tol, [&](int i) {
-      if (!ok && part.dense.normals[i].dot(n) > 0.5f) ok = true;
+      if (!ok && part.dense.normals[i].dot(n) > kNormalAgreement) ok = true;
     });
     if (ok) {
       hit += kp.weight;
+      shit += kp.weight * kp.salience;
       if (covered) (*covered)[k] = 1;
     }
   }
-  return total > 0 ? hit / total : 0.0;
+  Coverage c;
+  c.area = total > 0 ? hit / total : 0.0;
+  c.salient = stotal > 0 ? shit / stotal : 0.0;
+  return c;
 }
 
 // Iterative closest point (similarity, handedness fixed) from reference keypoints to the part's
@@ -201,8 +218,10 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
 // RANSAC over descriptor pairs (Fischler & Bolles 1981): three pairs with consistent distances
 // give a similarity (with normals as extra constraints that also decide mirroring); the
 // hypothesis explaining most pairs wins, then ICP refines it against the dense surface.
+// fixed_scale > 0: the scale is already known (from another piece of the same reference), so
+// hypotheses must agree with it within 15%.
 bool verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung, const std::vector<Pair>& all_pairs,
-                  uint64_t seed, PieceMatch& out) {
+                  uint64_t seed, PieceMatch& out, float fixed_scale = 0.f) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   std::vector<const Pair*> pairs;
   for (const Pair& p : all_pairs)
@@ -223,7 +242,7 @@ bool verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   for (int it = 0; it < iterations; ++it) {
     const Pair* s[3] = {pairs[pick(rng)], pairs[pick(rng)], pairs[pick(rng)]};
     if (s[0] == s[1] || s[1] == s[2] || s[0] == s[2]) continue;
-    const float hint = part.rungs[s[0]->rung - kRungMin].radius / R;  // scale suggested by the rung
+    const float hint = fixed_scale > 0.f ? fixed_scale : part.rungs[s[0]->rung - kRungMin].radius / R;
     bool consistent = true;
     for (int a = 0; a < 3 && consistent; ++a)
       for (int b = a + 1; b < 3 && consistent; ++b) {
@@ -241,7 +260,8 @@ bool verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     }
     Similarity T;
     if (!fit_similarity(src, dst, {}, Handedness::best, T) || !scale_allowed(T.scale)) continue;
-    if (T.scale < hint * 0.7f || T.scale > hint * 1.4f) continue;
+    if (fixed_scale > 0.f ? (T.scale < hint * 0.87f || T.scale > hint * 1.15f) : (T.scale < hint * 0.7f || T.scale > hint * 1.4f))
+      continue;
     const float eps = 0.5f * R * T.scale;
     std::fill(seen.begin(), seen.end(), 0);
     size_t inliers = 0;
@@ -262,7 +282,9 @@ bool verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   if (best_inliers < 4) return false;
   out.part = 0;
   out.transform = refine_icp(part, pack, ref, best);
-  out.coverage = measure_coverage(part, pack, ref, out.transform, &out.covered);
+  Coverage c = measure_coverage(part, pack, ref, out.transform, &out.covered);
+  out.coverage = c.area;
+  out.score = c.salient;
   return true;
 }
 
@@ -281,10 +303,11 @@ const char* verdict_name(Verdict v) {
 
 namespace {
 
-struct ScanCore {
-  const PackData& pack;
-  const ScanOptions& options;
-};
+// PARTSCREEN_DEBUG=1 prints the candidate and verification stages to stderr (for tuning).
+bool debug_enabled() {
+  static const bool on = std::getenv("PARTSCREEN_DEBUG") != nullptr;
+  return on;
+}
 
 void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack, const ScanOptions& options,
                   ScanResult& result) {
@@ -365,23 +388,91 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       ok[t] = 1;
     }
   });
-  // Assemble each reference from its pieces: the best piece, then others that agree on scale and
-  // handedness and explain reference surface not yet explained.
+  if (debug_enabled()) {
+    for (size_t i = 0; i < parts.size(); ++i) {
+      size_t nkp = 0;
+      for (auto& f : parts[i].rungs) nkp += f.size();
+      std::fprintf(stderr, "part %zu: area %.1f dense %zu kps %zu pairs %zu\n", i, parts[i].area, parts[i].dense.size(), nkp, pairs[i].size());
+      std::vector<Vote> v = votes[i];
+      std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.strength > b.strength; });
+      for (size_t k = 0; k < v.size() && k < 4; ++k)
+        std::fprintf(stderr, "  vote %s rung %d strength %.3f\n", pd.references[v[k].reference].id.c_str(), v[k].rung, v[k].strength);
+    }
+    for (size_t t = 0; t < tasks.size(); ++t)
+      std::fprintf(stderr, "task ref %s part %u rung %d: %s coverage %.3f score %.3f scale %.3f mirrored %d\n",
+                   pd.references[tasks[t].ref].id.c_str(), tasks[t].part, tasks[t].rung, ok[t] ? "ok" : "no-fit",
+                   pieces[t].coverage, pieces[t].score, pieces[t].transform.scale, int(pieces[t].transform.mirrored()));
+  }
+  // Assemble each reference from its pieces. The best piece (the anchor) fixes scale and
+  // handedness; every other part of the job that shares descriptor pairs with the reference is
+  // then verified again at that scale (pieces are small and ambiguous on their own), and parts of
+  // the anchor's own file are also tried under the anchor's transform (multi-body references).
   std::unordered_map<uint32_t, std::vector<size_t>> by_ref;
   for (size_t t = 0; t < tasks.size(); ++t)
     if (ok[t] && pieces[t].coverage >= options.min_piece_coverage) by_ref[tasks[t].ref].push_back(t);
-  for (auto& [ref, list] : by_ref) {
-    std::sort(list.begin(), list.end(), [&](size_t a, size_t b) { return pieces[a].coverage > pieces[b].coverage; });
+  std::vector<uint32_t> refs_found;
+  for (auto& [ref, list] : by_ref) refs_found.push_back(ref);
+  std::sort(refs_found.begin(), refs_found.end());
+  std::vector<std::vector<PieceMatch>> assembled(refs_found.size());
+  tbb::parallel_for(size_t(0), refs_found.size(), [&](size_t r) {
+    const uint32_t ref = refs_found[r];
+    auto& list = by_ref[ref];
+    std::sort(list.begin(), list.end(), [&](size_t a, size_t b) {
+      return pieces[a].score > pieces[b].score || (pieces[a].score == pieces[b].score && a < b);
+    });
     const ReferenceRecord& rec = pd.reference_records[ref];
-    const PieceMatch& first = pieces[list[0]];
+    const PieceMatch& anchor = pieces[list[0]];
+    const float scale = anchor.transform.scale;
+    auto consistent = [&](const PieceMatch& m) {
+      return m.transform.mirrored() == anchor.transform.mirrored() &&
+             std::fabs(std::log(m.transform.scale / scale)) <= std::log(1.15);
+    };
+    std::vector<PieceMatch> options_per_part;
+    options_per_part.push_back(anchor);
+    const size_t max_parts = 64;
+    for (uint32_t i = 0; i < parts.size() && options_per_part.size() < max_parts; ++i) {
+      if (i == anchor.part) continue;
+      PieceMatch best;
+      best.part = i;
+      bool have = false;
+      for (size_t t : list)
+        if (pieces[t].part == i && consistent(pieces[t]) && (!have || pieces[t].score > best.score)) { best = pieces[t]; have = true; }
+      if (parts[i].file == parts[anchor.part].file) {
+        PieceMatch same;
+        same.part = i;
+        same.transform = anchor.transform;
+        Coverage c = measure_coverage(parts[i], pd, ref, anchor.transform, &same.covered);
+        same.coverage = c.area;
+        same.score = c.salient;
+        if (same.coverage >= options.min_piece_coverage && (!have || same.score > best.score)) { best = std::move(same); have = true; }
+      }
+      bool has_pairs = false;
+      for (const Pair& p : pairs[i])
+        if (pd.keypoints[p.pack_kp].reference == ref) { has_pairs = true; break; }
+      if (has_pairs) {
+        PieceMatch m;
+        if (verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5151ull + i, m, scale) &&
+            consistent(m) && (!have || m.score > best.score)) {
+          m.part = i;
+          best = std::move(m);
+          have = true;
+        }
+      }
+      if (have && best.coverage >= options.min_piece_coverage) options_per_part.push_back(std::move(best));
+    }
+    std::sort(options_per_part.begin() + 1, options_per_part.end(),
+              [](const PieceMatch& a, const PieceMatch& b) { return a.score > b.score; });
+    assembled[r] = std::move(options_per_part);
+  });
+  for (size_t r = 0; r < refs_found.size(); ++r) {
+    const uint32_t ref = refs_found[r];
+    const ReferenceRecord& rec = pd.reference_records[ref];
+    const auto& cands = assembled[r];
+    const PieceMatch& first = cands[0];
     std::vector<uint8_t> covered = first.covered;
-    std::vector<size_t> used{list[0]};
-    std::vector<uint32_t> used_parts{first.part};
-    for (size_t i = 1; i < list.size(); ++i) {
-      const PieceMatch& m = pieces[list[i]];
-      if (std::find(used_parts.begin(), used_parts.end(), m.part) != used_parts.end()) continue;
-      if (m.transform.mirrored() != first.transform.mirrored()) continue;
-      if (std::fabs(std::log(m.transform.scale / first.transform.scale)) > std::log(1.15)) continue;
+    std::vector<const PieceMatch*> used{&first};
+    for (size_t i = 1; i < cands.size(); ++i) {
+      const PieceMatch& m = cands[i];
       double added = 0.0, total = 0.0;
       for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
         float w = pd.keypoints[rec.keypoint_begin + k].weight;
@@ -390,14 +481,14 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       }
       if (total <= 0 || added / total < 0.05) continue;
       for (uint32_t k = 0; k < rec.keypoint_count; ++k) covered[k] |= m.covered[k];
-      used.push_back(list[i]);
-      used_parts.push_back(m.part);
+      used.push_back(&m);
     }
-    double hit = 0.0, total = 0.0;
+    double hit = 0.0, total = 0.0, shit = 0.0, stotal = 0.0;
     for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
-      float w = pd.keypoints[rec.keypoint_begin + k].weight;
-      total += w;
-      if (covered[k]) hit += w;
+      const KeypointRecord& kp = pd.keypoints[rec.keypoint_begin + k];
+      total += kp.weight;
+      stotal += kp.weight * kp.salience;
+      if (covered[k]) { hit += kp.weight; shit += kp.weight * kp.salience; }
     }
     Match match;
     const ReferenceInfo& info = pd.references[ref];
@@ -405,7 +496,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     match.category = info.category;
     match.label = info.label;
     match.coverage = total > 0 ? hit / total : 0.0;
-    match.score = match.coverage;
+    match.score = stotal > 0 ? shit / stotal : 0.0;
     match.scale = first.transform.scale;
     match.mirrored = first.transform.mirrored();
     const Similarity& T = first.transform;
@@ -414,9 +505,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       match.transform[r * 4 + 3] = T.translation[r];
     }
     match.transform[15] = 1.0;
-    for (size_t u : used) {
-      const Part& part = parts[pieces[u].part];
-      match.parts.push_back(MatchPart{files[part.file]->path, part.component, pieces[u].coverage});
+    for (const PieceMatch* u : used) {
+      const Part& part = parts[u->part];
+      match.parts.push_back(MatchPart{files[part.file]->path, part.component, u->coverage});
     }
     if (match.score >= options.report_score) result.matches.push_back(std::move(match));
   }

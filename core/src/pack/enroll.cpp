@@ -157,6 +157,7 @@ EnrollReport enroll(const std::vector<ReferenceInput>& refs, const std::string& 
         kp.normal[d] = e.features.keypoints.normals[k][d];
       }
       kp.weight = e.features.keypoints.weights[k];
+      kp.salience = e.features.salience[k];
       kp.reference = r;
       kps.push_back(kp);
     }

@@ -131,6 +131,7 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
     if (k < rec.keypoint_begin || k >= rec.keypoint_begin + rec.keypoint_count) bad(path, "corrupt pack: keypoint order");
     for (int d = 0; d < 3; ++d)
       if (!std::isfinite(kp.position[d]) || !std::isfinite(kp.normal[d])) bad(path, "corrupt pack: non-finite keypoint");
+    if (!(kp.weight >= 0.f) || !(kp.salience >= 0.f && kp.salience <= 1.f)) bad(path, "corrupt pack: invalid keypoint weight");
   }
   VocabularyView& v = data->vocabulary;
   v.nodes = reinterpret_cast<const VocabNode*>(sec[uint32_t(Section::vocab_nodes)]);

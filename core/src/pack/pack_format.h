@@ -76,7 +76,9 @@ struct KeypointRecord {
   float normal[3];
   float weight;      // surface area the keypoint stands for, mm^2
   uint32_t reference;
+  float salience;    // 0..1: how much the neighbourhood departs from a plane (flat says little)
+  uint32_t reserved[3];
 };
-static_assert(sizeof(KeypointRecord) == 32, "keypoint record layout");
+static_assert(sizeof(KeypointRecord) == 48, "keypoint record layout");
 
 }  // namespace partscreen::detail
