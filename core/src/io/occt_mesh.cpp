@@ -10,6 +10,8 @@
 #include <BRep_Tool.hxx>
 #include <IFSelect_ReturnStatus.hxx>
 #include <IGESControl_Reader.hxx>
+#include <IGESData_GlobalSection.hxx>
+#include <IGESData_IGESModel.hxx>
 #include <Interface_Static.hxx>
 #include <Message_ProgressIndicator.hxx>
 #include <Message_ProgressRange.hxx>
@@ -78,6 +80,22 @@ double step_unit_scale(STEPControl_Reader& reader) {
   return 1.0;
 }
 
+// IGES global section unit flag (IGES 5.3, table 3) to millimetres; reported only.
+double iges_unit_scale(int flag) {
+  switch (flag) {
+    case 1: return 25.4;
+    case 4: return 304.8;
+    case 5: return 1609344.0;
+    case 6: return 1000.0;
+    case 7: return 1.0e6;
+    case 8: return 0.0254;
+    case 9: return 0.001;
+    case 10: return 10.0;
+    case 11: return 2.54e-5;
+    default: return 1.0;
+  }
+}
+
 }  // namespace
 
 bool cad_support_enabled() { return true; }
@@ -97,7 +115,19 @@ RawMesh read_cad_file(const std::string& name, const std::string& path, FileForm
     IFSelect_ReturnStatus st = reader->ReadFile(path.c_str());
     if (st != IFSelect_RetDone) fail(ErrorCode::malformed, "the file could not be parsed");
     if (reader->NbRootsForTransfer() <= 0) fail(ErrorCode::empty, "no shapes to transfer");
-    if (format == FileFormat::step) raw.unit_scale_to_mm = step_unit_scale(static_cast<STEPControl_Reader&>(*reader));
+    if (format == FileFormat::step) {
+      raw.unit_scale_to_mm = step_unit_scale(static_cast<STEPControl_Reader&>(*reader));
+    } else {
+      // OCCT 7.6's IGES reader ignores xstep.cascade.unit and scales to the model's CascadeUnit,
+      // expressed in metres and left at 1.0 (metres) unless set. 0.001 gives millimetres (checked
+      // against the Debian bearing.iges / bearing.stl pair in the tests).
+      Handle(IGESData_IGESModel) model = static_cast<IGESControl_Reader&>(*reader).IGESModel();
+      if (model.IsNull()) fail(ErrorCode::malformed, "no IGES model");
+      IGESData_GlobalSection gs = model->GlobalSection();
+      gs.SetCascadeUnit(0.001);
+      model->SetGlobalSection(gs);
+      raw.unit_scale_to_mm = iges_unit_scale(gs.UnitFlag());
+    }
     Message_ProgressScope scope(progress->Start(), "load", 2);
     reader->TransferRoots(scope.Next());
     if (progress->expired()) fail(ErrorCode::limit_exceeded, "conversion exceeded the time limit");
