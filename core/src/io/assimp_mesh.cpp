@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <string>
@@ -126,6 +127,71 @@ double amf_unit_scale(const std::string& name, const unsigned char* data, size_t
   throw Error(ErrorCode::malformed, name, "AMF: unknown unit '" + unit + "'");
 }
 
+// Some Assimp readers reserve memory from counts declared in the header before reading any data
+// (assimp-testmodels' invalid/OutOfMemory.off makes the OFF reader take 16 GB and 30 s). Counts
+// are checked here against what the file's size can possibly hold, and against max_triangles.
+void check_declared_counts(const std::string& name, const unsigned char* data, size_t size, FileFormat format,
+                           const LoadOptions& options) {
+  auto too_many = [&](const char* what, uint64_t n) {
+    throw Error(ErrorCode::malformed, name,
+                std::string(format_name(format)) + ": header declares " + std::to_string(n) + " " + what +
+                    ", more than a file of " + std::to_string(size) + " bytes can hold");
+  };
+  auto over_cap = [&](uint64_t faces) {
+    if (faces > options.max_triangles)
+      throw Error(ErrorCode::limit_exceeded, name,
+                  std::string(format_name(format)) + ": header declares " + std::to_string(faces) +
+                      " faces, over the limit of " + std::to_string(options.max_triangles) + " triangles");
+  };
+  std::string head(reinterpret_cast<const char*>(data), std::min<size_t>(size, 8192));
+  if (format == FileFormat::off) {
+    // "[ST][C][N][4][n]OFF" then vertex, face and edge counts (possibly on the next line).
+    size_t p = head.find("OFF");
+    if (p == std::string::npos) return;
+    unsigned long long nv = 0, nf = 0;
+    if (std::sscanf(head.c_str() + p + 3, "%llu %llu", &nv, &nf) != 2) return;
+    over_cap(nf);
+    // At least "0 0 0\n" per vertex and "3 0 0 0\n" per face.
+    if (nv > size / 6 || nf > size / 8 || 6 * nv + 8 * nf > size) too_many("vertices and faces", nv + nf);
+  } else if (format == FileFormat::ply) {
+    size_t end = head.find("end_header");
+    if (end == std::string::npos) return;
+    const bool ascii = head.find("format ascii") != std::string::npos;
+    uint64_t min_bytes = 0;
+    uint64_t count = 0, per = 0;
+    auto flush = [&] { min_bytes += count * std::max<uint64_t>(per, 1); };
+    size_t pos = 0;
+    while (pos < end) {
+      size_t nl = head.find('\n', pos);
+      if (nl == std::string::npos) break;
+      std::string line = head.substr(pos, nl - pos);
+      pos = nl + 1;
+      char kind[32] = {0}, elem[64] = {0};
+      unsigned long long n = 0;
+      if (std::sscanf(line.c_str(), "element %63s %llu", elem, &n) == 2) {
+        flush();
+        count = n;
+        per = 0;
+        if (std::strcmp(elem, "face") == 0) over_cap(n);
+      } else if (std::sscanf(line.c_str(), "property %31s", kind) == 1) {
+        if (ascii) {
+          per += 2;  // a digit and a separator
+        } else {
+          std::string k = kind;
+          if (k == "list") per += 1;  // at least the count
+          else if (k == "char" || k == "uchar" || k == "int8" || k == "uint8") per += 1;
+          else if (k == "short" || k == "ushort" || k == "int16" || k == "uint16") per += 2;
+          else if (k == "double" || k == "float64") per += 8;
+          else per += 4;
+        }
+      }
+      if (count > size) too_many("elements", count);
+    }
+    flush();
+    if (min_bytes > size) too_many("elements", min_bytes);
+  }
+}
+
 struct Walker {
   const aiScene* scene;
   const std::string& name;
@@ -183,6 +249,7 @@ RawMesh read_with_assimp(const std::string& name, const unsigned char* data, siz
                          const LoadOptions& options, const std::string& sibling_dir) {
   if (size > options.max_file_bytes)
     throw Error(ErrorCode::limit_exceeded, name, "file over the byte limit");
+  check_declared_counts(name, data, size, format, options);
   RawMesh raw;
   // glTF and COLLADA are metres by specification (Assimp applies COLLADA's <unit> to reach
   // metres); AMF says its unit; OBJ, PLY and OFF have none and are taken as millimetres.
@@ -209,6 +276,10 @@ RawMesh read_with_assimp(const std::string& name, const unsigned char* data, siz
   if (!scene) {
     std::string why = importer.GetErrorString();
     if (why.empty()) why = "the importer rejected the file";
+    // Vertices without faces (point clouds, or every face dropped as invalid): nothing to read.
+    if (why.find("no faces") != std::string::npos || why.find("no meshes") != std::string::npos ||
+        why.find("No meshes") != std::string::npos)
+      throw Error(ErrorCode::empty, name, std::string(format_name(format)) + ": no triangles (" + why + ")");
     throw Error(ErrorCode::malformed, name, std::string(format_name(format)) + ": " + why);
   }
   if (!scene->mRootNode) throw Error(ErrorCode::malformed, name, std::string(format_name(format)) + ": no scene root");
