@@ -1,10 +1,34 @@
 # Sources of the io stage (explicit list).
+option(PARTSCREEN_STL_FALLBACK "TEMPORARY: simple STL reader until io/stl.cpp lands" ON)
 
-# TEMPORARY (cli branch): an Assimp-based load_file so the CLI builds before the real readers.
-# Remove this block and load_fallback.cpp when the io stage is merged.
-option(PARTSCREEN_LOAD_FALLBACK "Temporary Assimp-based load_file stand-in" ON)
-if(PARTSCREEN_LOAD_FALLBACK)
-  find_package(assimp REQUIRED)
-  list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/load_fallback.cpp)
-  list(APPEND PARTSCREEN_CORE_LIBS assimp::assimp)
+find_package(assimp REQUIRED)
+# Debian's libzip CMake config insists on the zip-tools binaries: use its pkg-config file.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PARTSCREEN_LIBZIP REQUIRED IMPORTED_TARGET GLOBAL libzip)
+find_package(pugixml REQUIRED)
+
+list(APPEND PARTSCREEN_CORE_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/load.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/threemf.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/assimp_mesh.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/gcode_hook.cpp)
+list(APPEND PARTSCREEN_CORE_LIBS assimp::assimp PkgConfig::PARTSCREEN_LIBZIP pugixml::pugixml)
+
+if(PARTSCREEN_STL_FALLBACK)
+  list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/stl_fallback.cpp)
+endif()
+
+if(PARTSCREEN_WITH_OCCT)
+  find_package(OpenCASCADE REQUIRED CONFIG)
+  # OCCT's imported targets carry no include directories: wrap the ones io needs.
+  if(NOT TARGET partscreen_occt)
+    add_library(partscreen_occt INTERFACE)
+    target_include_directories(partscreen_occt SYSTEM INTERFACE ${OpenCASCADE_INCLUDE_DIR})
+    target_link_libraries(partscreen_occt INTERFACE
+      TKSTEP TKSTEPBase TKIGES TKXSBase TKMesh TKBRep TKTopAlgo TKGeomBase TKG3d TKG2d TKMath TKernel TKShHealing)
+  endif()
+  list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/occt_mesh.cpp)
+  list(APPEND PARTSCREEN_CORE_LIBS partscreen_occt)
+else()
+  list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/occt_disabled.cpp)
 endif()
