@@ -15,6 +15,7 @@ namespace partscreen::cli {
 // Exit codes shared by every command (documented in README "Exit codes").
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 2;  // bad option, unreadable file, any partscreen::Error
+inline constexpr int kExitFlagged = 1;  // scan: the verdict is "flagged" or "review"
 // A command may define more (e.g. scan: a code for "flagged"); add them here so they stay unique.
 
 struct OptionSpec {
@@ -108,6 +109,7 @@ const std::vector<const CommandSpec*>& commands();
 
 // ---- Commands (one function returning its spec per cmd_<name>.cpp) ----
 const CommandSpec& info_command();
-// ENGINE: declare enroll_command() and scan_command() here (cli/cmd_enroll.cpp, cli/cmd_scan.cpp).
+const CommandSpec& enroll_command();
+const CommandSpec& scan_command();
 
 }  // namespace partscreen::cli

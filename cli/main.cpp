@@ -15,8 +15,8 @@ namespace partscreen::cli {
 // The dispatch table: `partscreen --help` lists commands in this order.
 const std::vector<const CommandSpec*>& commands() {
   static const std::vector<const CommandSpec*> table = {
-      // ENGINE: add `&enroll_command(), &scan_command(),` here (declared in cli.h). Nothing else
-      // needs to change: help, `help COMMAND`, option parsing and error handling follow.
+      &scan_command(),
+      &enroll_command(),
       &info_command(),
   };
   return table;
@@ -49,15 +49,19 @@ void print_main_help() {
       "Commands:\n",
       version_string());
   for (const CommandSpec* c : commands()) std::printf("  %-10s %s\n", c->name.c_str(), c->summary.c_str());
-  // ENGINE: when enroll and scan land, they appear above by themselves; extend this workflow text.
   std::printf(
       "\n"
       "Start with:\n"
+      "  $ partscreen enroll --out refs.pack reference_a.stl reference_b.step\n"
+      "      turn reference parts into a signature pack (no printable geometry is stored)\n"
+      "  $ partscreen scan --pack refs.pack upload.3mf\n"
+      "      screen a job: clear, review or flagged, with what matched and where\n"
       "  $ partscreen info part.stl\n"
       "      check what partscreen reads from a file (format, triangles, components, sizes)\n"
       "\n"
       "Exit codes:\n"
-      "  0  success\n"
+      "  0  success (scan: clear)\n"
+      "  1  scan only: flagged or review\n"
       "  2  any error: a bad option or an unreadable file; one line on stderr says which and why\n"
       "\n"
       "Every command accepts --help. Documentation: README.md.\n");

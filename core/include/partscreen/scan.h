@@ -74,6 +74,8 @@ struct ScanResult {
   ScanTimings timings;
   std::string pack_name;
   std::string pack_checksum;
+  double flag_score = 0.0;    // the thresholds the verdict was taken with
+  double review_score = 0.0;
 };
 
 // Screens the files of one job together: a reference split across files is assembled from all

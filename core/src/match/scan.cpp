@@ -524,6 +524,8 @@ ScanResult scan_loaded(const std::vector<LoadedFile>& files, const Pack& pack, c
   ScanResult result;
   result.pack_name = pack.name();
   result.pack_checksum = pack.checksum_hex();
+  result.flag_score = options.flag_score;
+  result.review_score = options.review_score;
   std::vector<const LoadedFile*> ptrs;
   for (const LoadedFile& f : files) {
     ptrs.push_back(&f);

@@ -5,5 +5,5 @@ list(APPEND PARTSCREEN_CORE_SOURCES
 
 # loaded_file_json / error_json (nlohmann-json is header-only and private to the .cpp).
 find_package(nlohmann_json 3 REQUIRED)
-list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/json.cpp)
+list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/json.cpp ${CMAKE_CURRENT_LIST_DIR}/scan_json.cpp)
 list(APPEND PARTSCREEN_CORE_LIBS nlohmann_json::nlohmann_json)

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `partscreen enroll --out PACK FILE...`: turn reference parts into a signature pack.
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli.h"
+#include "partscreen/pack.h"
+
+namespace partscreen::cli {
+namespace {
+
+int run_enroll(const Args& args) {
+  const bool json = args.flag("--json");
+  const std::string out = args.required("--out");
+  std::vector<ReferenceInput> refs;
+  if (args.has("--manifest")) refs = read_manifest(args.text("--manifest"));
+  for (const std::string& f : args.positionals()) refs.push_back(ReferenceInput{f, "", args.text("--category"), ""});
+  if (refs.empty())
+    throw Error(ErrorCode::invalid_argument, "enroll", "no reference files: give FILE... or --manifest CSV");
+  EnrollOptions options;
+  options.load = load_options_from(args);
+  options.threads = threads_from(args);
+  options.pack_name = args.text("--name", std::filesystem::path(out).stem().string());
+  if (!json) std::fprintf(stderr, "enrolling %zu reference%s...\n", refs.size(), refs.size() == 1 ? "" : "s");
+  EnrollReport report = enroll(refs, out, options);
+  if (json) {
+    nlohmann::ordered_json doc;
+    doc["pack"] = out;
+    doc["bytes"] = report.pack_bytes;
+    doc["total_ms"] = std::round(report.total_ms);
+    auto& list = doc["references"] = nlohmann::ordered_json::array();
+    for (const ReferenceInfo& r : report.references)
+      list.push_back({{"id", r.id}, {"category", r.category}, {"label", r.label}, {"area_mm2", std::round(r.area_mm2 * 100) / 100},
+                      {"keypoints", r.keypoint_count}, {"components", r.component_count}});
+    print_json(doc.dump());
+    return kExitOk;
+  }
+  std::printf("%-32s %-14s %10s %12s %s\n", "reference", "category", "keypoints", "area_mm2", "components");
+  for (const ReferenceInfo& r : report.references)
+    std::printf("%-32s %-14s %10u %12.1f %u\n", r.id.c_str(), r.category.empty() ? "-" : r.category.c_str(), r.keypoint_count,
+                r.area_mm2, r.component_count);
+  std::printf("\nwrote %s: %zu references, %.1f KiB (%.1f KiB per reference) in %.1f s\n", out.c_str(), report.references.size(),
+              double(report.pack_bytes) / 1024.0, double(report.pack_bytes) / 1024.0 / double(report.references.size()),
+              report.total_ms / 1000.0);
+  std::printf("next: partscreen scan --pack %s UPLOAD...\n", out.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+const CommandSpec& enroll_command() {
+  static const CommandSpec spec = [] {
+    CommandSpec c;
+    c.name = "enroll";
+    c.summary = "build a signature pack from reference parts";
+    c.usage = "partscreen enroll --out PACK [--manifest CSV] [OPTIONS] [FILE...]";
+    c.description =
+        "Reads each reference part (any format 'info' reads) and stores its signature in PACK: a\n"
+        "few hundred sparse keypoints with local shape descriptors per reference, and an index\n"
+        "over all of them. The pack holds no triangles and no dense surface, so it can be handed\n"
+        "to print services without handing out the parts themselves (docs/packs.md).\n"
+        "A reference's id is its file stem unless the manifest names it. The manifest is a CSV\n"
+        "file with a header row naming the columns path,id,category,label (any order; paths\n"
+        "relative to the manifest's folder). All files of one reference file form one reference\n"
+        "(a part made of several bodies is enrolled as one). The pack is written atomically.\n";
+    c.options = {opt_out("the pack file to write"), opt_manifest(),
+                 OptionSpec{"--category", "NAME", "", "category for the FILE arguments (the manifest has its own column)"},
+                 OptionSpec{"--name", "NAME", "the file stem of --out", "a name stored in the pack, shown in every scan report"},
+                 opt_threads(), opt_json("a JSON summary of the pack,")};
+    for (OptionSpec& o : opt_load_limits()) c.options.push_back(o);
+    c.examples =
+        "  $ partscreen enroll --out demo.pack models/reference/*.stl\n"
+        "      one reference per file, ids from the file names\n"
+        "  $ partscreen enroll --out refs.pack --manifest refs.csv\n"
+        "      ids, categories and labels from a manifest\n";
+    c.exit_codes =
+        "  0  the pack was written\n"
+        "  2  a bad option or a reference that could not be read (nothing is written)\n";
+    c.min_positionals = 0;
+    c.run = run_enroll;
+    return c;
+  }();
+  return spec;
+}
+
+}  // namespace partscreen::cli

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `partscreen scan --pack PACK FILE...`: screen one job against a pack.
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "cli.h"
+#include "partscreen/report.h"
+#include "partscreen/scan.h"
+
+namespace partscreen::cli {
+namespace {
+
+void print_human(const ScanResult& r) {
+  const char* verdict = verdict_name(r.verdict);
+  std::printf("verdict: %s\n", verdict);
+  for (const FileReport& f : r.files) {
+    if (f.ok)
+      std::printf("  file %s: %s, %llu triangles, %u component%s\n", f.path.c_str(), f.format.c_str(),
+                  (unsigned long long)f.triangles, f.components, f.components == 1 ? "" : "s");
+    else
+      std::printf("  file %s: NOT READ (%s: %s)\n", f.path.c_str(), f.error_code.c_str(), f.error.c_str());
+  }
+  for (const Match& m : r.matches) {
+    const char* band = m.score >= r.flag_score ? "FLAGGED" : m.score >= r.review_score ? "review " : "below  ";
+    std::printf("\n  %s reference '%s'%s%s%s\n", band, m.reference.c_str(), m.category.empty() ? "" : " [",
+                m.category.c_str(), m.category.empty() ? "" : "]");
+    if (!m.label.empty() && m.label != m.reference) std::printf("          %s\n", m.label.c_str());
+    std::printf("          score %.2f (flag at %.2f, review at %.2f); %.0f%% of the reference's surface found\n", m.score,
+                r.flag_score, r.review_score, 100.0 * m.coverage);
+    std::printf("          scale %.3f%s, %s\n", m.scale,
+                std::fabs(m.scale - 25.4) / 25.4 < 0.1 || std::fabs(m.scale * 25.4 - 1) < 0.1 ? " (an inch/mm unit change)" : "",
+                m.mirrored ? "mirrored" : "not mirrored");
+    for (const MatchPart& p : m.parts)
+      std::printf("          in %s, component %u: %.0f%% of the reference\n", p.file.c_str(), p.component, 100.0 * p.coverage);
+  }
+  std::printf("\n%.0f ms (load %.0f, features %.0f, candidates %.0f, verification %.0f), pack '%s'\n", r.timings.total_ms,
+              r.timings.load_ms, r.timings.features_ms, r.timings.candidates_ms, r.timings.verify_ms, r.pack_name.c_str());
+  switch (r.verdict) {
+    case Verdict::clear: std::printf("next: nothing to do; the job may print.\n"); break;
+    case Verdict::review:
+      std::printf("next: a person should compare the job with the reference(s) above before it prints.\n");
+      break;
+    case Verdict::flagged: std::printf("next: do not print; the job holds an enrolled reference part.\n"); break;
+    case Verdict::error: std::printf("next: fix or re-export the unreadable file(s) and scan again.\n"); break;
+  }
+}
+
+int run_scan(const Args& args) {
+  const bool json = args.flag("--json");
+  Pack pack = Pack::open(args.required("--pack"));
+  ScanOptions options;
+  options.load = load_options_from(args);
+  options.threads = threads_from(args);
+  options.flag_score = args.number("--flag-score", options.flag_score, 0.0, 1.0);
+  options.review_score = args.number("--review-score", options.review_score, 0.0, options.flag_score);
+  ScanResult result = scan_files(args.positionals(), pack, options);
+  for (const FileReport& f : result.files)
+    if (!f.ok) print_error_line(Error(ErrorCode::malformed, f.path, f.error), "scan");
+  if (json) print_json(scan_result_json(result));
+  else print_human(result);
+  switch (result.verdict) {
+    case Verdict::clear: return kExitOk;
+    case Verdict::review:
+    case Verdict::flagged: return kExitFlagged;
+    case Verdict::error: return kExitError;
+  }
+  return kExitError;
+}
+
+}  // namespace
+
+const CommandSpec& scan_command() {
+  static const CommandSpec spec = [] {
+    CommandSpec c;
+    c.name = "scan";
+    c.summary = "screen a job (one or more files) against a pack";
+    c.usage = "partscreen scan --pack PACK [OPTIONS] FILE...";
+    c.description =
+        "Screens all FILEs together as one job: a reference part cut into pieces spread over\n"
+        "several files is assembled from all of them. Each reference found is reported with a\n"
+        "score (0..1), the share of its surface found (coverage), the scale and mirroring that\n"
+        "map it onto the upload, and the files and components that carry it. Parts are found\n"
+        "whole or in pieces, rotated, rescaled (0.5-2x, inch/mm mistakes), mirrored, remeshed,\n"
+        "among other parts on a plate, or fused with extra material.\n"
+        "The verdict is 'flagged' when a score reaches --flag-score, 'review' when it reaches\n"
+        "--review-score (a person should decide), 'clear' otherwise, and 'error' when a file\n"
+        "could not be read (an unread file is never cleared).\n";
+    c.options = {opt_pack(),
+                 OptionSpec{"--flag-score", "X", "0.70", "score at which a job is flagged"},
+                 OptionSpec{"--review-score", "X", "0.45", "score at which a job goes to human review"},
+                 opt_threads(), opt_json("the scan contract's JSON object (README: scan --json),")};
+    for (OptionSpec& o : opt_load_limits()) c.options.push_back(o);
+    c.examples =
+        "  $ partscreen scan --pack models/reference/demo.pack upload.stl\n"
+        "      screen one file\n"
+        "  $ partscreen scan --pack refs.pack --json part_a.3mf part_b.stl > verdict.json\n"
+        "      screen a two-file job; exit code 1 when anything was found\n";
+    c.exit_codes =
+        "  0  clear\n"
+        "  1  flagged or review: see the matches\n"
+        "  2  error: a bad option, an unreadable pack, or a file that could not be read\n";
+    c.min_positionals = 1;
+    c.run = run_scan;
+    return c;
+  }();
+  return spec;
+}
+
+}  // namespace partscreen::cli
