@@ -372,7 +372,12 @@ public:
 
   void run() {
     std::string_view t;
-    if (!tok_.next(t) || !iequals(t, "solid")) tok_.fail("expected 'solid'");
+    bool have = tok_.next(t);
+    if (have && t.substr(0, 3) == "\xEF\xBB\xBF") {  // UTF-8 byte order mark
+      t.remove_prefix(3);
+      if (t.empty()) have = tok_.next(t);
+    }
+    if (!have || !iequals(t, "solid")) tok_.fail("expected 'solid'");
     for (;;) {
       // Solid name: words up to the first facet/endsolid (also copes with one-line files).
       bool have = skip_name(t, "facet", "endsolid");
