@@ -1,6 +1,4 @@
 # Sources of the io stage (explicit list).
-option(PARTSCREEN_STL_FALLBACK "TEMPORARY: simple STL reader until io/stl.cpp lands" ON)
-
 find_package(assimp REQUIRED)
 # Debian's libzip CMake config insists on the zip-tools binaries: use its pkg-config file.
 find_package(PkgConfig REQUIRED)
@@ -14,9 +12,7 @@ list(APPEND PARTSCREEN_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/gcode_hook.cpp)
 list(APPEND PARTSCREEN_CORE_LIBS assimp::assimp PkgConfig::PARTSCREEN_LIBZIP pugixml::pugixml)
 
-if(PARTSCREEN_STL_FALLBACK)
-  list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/stl_fallback.cpp)
-endif()
+list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/stl.cpp)
 
 if(PARTSCREEN_WITH_OCCT)
   find_package(OpenCASCADE REQUIRED CONFIG)
