@@ -125,7 +125,8 @@ int main(int argc, char** argv) {
     for (VariantKind k : kinds) {
       Variant v;
       try {
-        std::vector<Mesh> others(plate_fill.begin() + (r % 4), plate_fill.begin() + std::min(plate_fill.size(), r % 4 + 3));
+        std::vector<Mesh> others;
+        for (size_t o = 0; o < 3 && o < plate_fill.size(); ++o) others.push_back(plate_fill[(r + o) % plate_fill.size()]);
         v = make_variant(ref_meshes[r], k, seed * 1000 + r, others);
       } catch (const Error& e) {
         continue;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <limits>
 #include <unordered_map>
 
 namespace partscreen::detail {
@@ -100,11 +101,13 @@ Cloud voxel_average(const Cloud& in, float cell) {
   slot.reserve(in.size() / 2 + 16);
   struct Acc { Vec3 p = Vec3::Zero(); Vec3 n = Vec3::Zero(); float w = 0.f; float best_w = -1.f; Vec3 best_n = Vec3::Zero(); };
   std::vector<Acc> acc;
+  std::vector<uint32_t> voxel_of(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     const Vec3& p = in.points[i];
     VoxelKey k{int32_t(std::floor(p.x() * inv)), int32_t(std::floor(p.y() * inv)), int32_t(std::floor(p.z() * inv))};
     auto [it, inserted] = slot.emplace(k, uint32_t(acc.size()));
     if (inserted) acc.emplace_back();
+    voxel_of[i] = it->second;
     Acc& a = acc[it->second];
     float w = in.weights[i];
     a.p += w * p;
@@ -113,15 +116,29 @@ Cloud voxel_average(const Cloud& in, float cell) {
     if (w > a.best_w) { a.best_w = w; a.best_n = in.normals[i]; }
   }
   Cloud out;
-  out.points.reserve(acc.size());
-  out.normals.reserve(acc.size());
-  out.weights.reserve(acc.size());
-  for (const Acc& a : acc) {
-    if (!(a.w > 0.f)) continue;
-    out.points.push_back(a.p / a.w);
+  out.points.resize(acc.size());
+  out.normals.resize(acc.size());
+  out.weights.resize(acc.size());
+  for (size_t v = 0; v < acc.size(); ++v) {
+    const Acc& a = acc[v];
+    out.points[v] = a.w > 0.f ? Vec3(a.p / a.w) : a.p;
     float len = a.n.norm();
-    out.normals.push_back(len > 1e-3f * a.w ? Vec3(a.n / len) : a.best_n);
-    out.weights.push_back(a.w);
+    out.normals[v] = len > 1e-3f * a.w ? Vec3(a.n / len) : a.best_n;
+    out.weights[v] = a.w;
+  }
+  // Anchors: the member nearest the centroid.
+  std::vector<float> best_d(acc.size(), std::numeric_limits<float>::max());
+  std::vector<uint32_t> best_i(acc.size(), 0);
+  for (size_t i = 0; i < in.size(); ++i) {
+    uint32_t v = voxel_of[i];
+    float d = (in.points[i] - out.points[v]).squaredNorm();
+    if (d < best_d[v]) { best_d[v] = d; best_i[v] = uint32_t(i); }
+  }
+  out.anchor_points.resize(acc.size());
+  out.anchor_normals.resize(acc.size());
+  for (size_t v = 0; v < acc.size(); ++v) {
+    out.anchor_points[v] = in.anchor_point(best_i[v]);
+    out.anchor_normals[v] = in.anchor_normal(best_i[v]);
   }
   return out;
 }
@@ -208,18 +225,17 @@ inline void add2(float* h, int ny, float x, int nx, float y, float w) {
 
 }  // namespace
 
-Features compute_features(const Cloud& dense, float radius, float kp_spacing) {
+Features describe(const Cloud& nb, float radius) {
   Features out;
   out.radius = radius;
-  Cloud nb = voxel_average(dense, radius / 5.f);
-  Cloud kp = voxel_average(dense, kp_spacing);
+  Cloud kp = voxel_average(nb, radius * 0.5f);
   PointGrid grid(nb.points, radius);
   const float inv_r = 1.f / radius;
   out.descriptors.reserve(kp.size() * kDescriptorBytes);
   float h[kUsed];
   for (size_t i = 0; i < kp.size(); ++i) {
-    const Vec3 p = kp.points[i];
-    const Vec3 n = kp.normals[i];
+    const Vec3 p = kp.anchor_point(i);  // on the surface, even at edges
+    const Vec3 n = kp.normals[i];       // smoothed: a stable frame under noise and remeshing
     std::fill(h, h + kUsed, 0.f);
     int count = 0;
     float bend = 0.f, mass = 0.f;
@@ -255,9 +271,23 @@ Features compute_features(const Cloud& dense, float radius, float kp_spacing) {
     out.keypoints.points.push_back(p);
     out.keypoints.normals.push_back(n);
     out.keypoints.weights.push_back(kp.weights[i]);
+    out.keypoints.anchor_normals.push_back(kp.anchor_normal(i));
     out.descriptors.insert(out.descriptors.end(), q, q + kDescriptorBytes);
     // Mean normal deviation over the neighbourhood: 0 on a plane, ~0.5 across a right-angle edge.
     out.salience.push_back(std::clamp(bend / std::max(mass, 1e-20f) / 0.25f, 0.05f, 1.f));
+  }
+  return out;
+}
+
+std::vector<Features> compute_features(const Cloud& dense, const std::vector<float>& radii) {
+  std::vector<Features> out;
+  out.reserve(radii.size());
+  Cloud nb;
+  const Cloud* source = &dense;
+  for (float r : radii) {
+    nb = voxel_average(*source, r / 5.f);
+    out.push_back(describe(nb, r));
+    source = &nb;  // the next, coarser neighbour cloud is averaged from this one
   }
   return out;
 }

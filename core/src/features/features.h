@@ -36,13 +36,21 @@ struct Cloud {
   std::vector<Vec3> points;
   std::vector<Vec3> normals;  // unit, outward
   std::vector<float> weights; // area each point stands for, mm^2
+  // Optional: for each point, a real surface sample near it and that sample's face normal.
+  // Averaged points sit off the surface at edges and their normals are bent; coverage is
+  // measured with anchors so an exact copy of a part with sharp edges is explained exactly.
+  std::vector<Vec3> anchor_points;
+  std::vector<Vec3> anchor_normals;
   size_t size() const { return points.size(); }
+  const Vec3& anchor_point(size_t i) const { return anchor_points.empty() ? points[i] : anchor_points[i]; }
+  const Vec3& anchor_normal(size_t i) const { return anchor_normals.empty() ? normals[i] : anchor_normals[i]; }
 };
 
 constexpr int kDescriptorBytes = 64;  // 60 used, padded for aligned loads
 
 struct Features {
-  Cloud keypoints;                   // voxel-averaged points with smoothed normals
+  Cloud keypoints;                   // anchors as points; normals smoothed (descriptor frame);
+                                     // anchor_normals: the surface's own normal there
   std::vector<uint8_t> descriptors;  // kDescriptorBytes per keypoint
   std::vector<float> salience;       // per keypoint, 0 (flat) .. 1 (edges, corners, holes)
   float radius = 0.f;                // descriptor radius, mm
@@ -62,11 +70,14 @@ Cloud cloud_from_surface(const OrientedSurface& surface);
 
 // Averages points (area-weighted position, summed then normalised normal, summed weight) in
 // cubic voxels of edge `cell`. Points whose normals cancel out keep the heaviest contributor's.
+// Anchors: the input point (or its anchor) nearest each voxel's centroid.
 Cloud voxel_average(const Cloud& cloud, float cell);
 
-// Descriptors at keypoints spaced kp_spacing, over neighbours within `radius` taken from the
-// cloud averaged at radius/5. Keypoints with too few neighbours to be meaningful are dropped.
-Features compute_features(const Cloud& dense, float radius, float kp_spacing);
+// Descriptors at keypoints spaced radius/2, over neighbours within `radius` taken from the cloud
+// averaged at radius/5, for each radius (ascending). Coarser neighbour clouds are averaged from
+// finer ones, so a ladder costs little more than its finest rung. Keypoints with too few
+// neighbours to be meaningful are dropped.
+std::vector<Features> compute_features(const Cloud& dense, const std::vector<float>& radii);
 
 // Squared Euclidean distance of two quantised descriptors.
 uint32_t descriptor_distance2(const uint8_t* a, const uint8_t* b);

@@ -45,6 +45,7 @@ struct Pair {
   int16_t rung;
   uint32_t upload_kp;
   uint32_t pack_kp;
+  bool nearest;  // the upload keypoint's best match in the pack
 };
 
 struct PieceMatch {
@@ -70,11 +71,9 @@ void build_part_features(Part& part) {
   part.dense_spacing = dense_spacing(part.area);
   part.dense_grid = PointGrid(part.dense.points, std::max(part.dense_spacing * 4.f, 1e-6f));
   const float L = size_of_area(part.area);
-  part.rungs.resize(kRungMax - kRungMin + 1);
-  for (int j = kRungMin; j <= kRungMax; ++j) {
-    float r = kRadiusFraction * L * rung_factor(j);
-    part.rungs[j - kRungMin] = compute_features(part.dense, r, r * (kKeypointFraction / kRadiusFraction));
-  }
+  std::vector<float> radii;
+  for (int j = kRungMin; j <= kRungMax; ++j) radii.push_back(kRadiusFraction * L * rung_factor(j));
+  part.rungs = compute_features(part.dense, radii);
 }
 
 // The rung whose radius matches a reference seen at `scale` in this part.
@@ -84,7 +83,33 @@ int rung_for_scale(const Part& part, const ReferenceRecord& rec, float scale) {
   return std::clamp(int(std::lround(j)), kRungMin, kRungMax);
 }
 
-// Descriptor pairs of one part against the whole pack, via the vocabulary tree.
+// Descriptor pairs of one part against the pack. Every upload keypoint keeps its kPairsPerQuery
+// nearest pack keypoints within the match distance (the correspondences RANSAC samples from);
+// its single nearest one is also its vote (`nearest` set on that pair): nearest-neighbour voting
+// concentrates on the right reference where counting every pair would reward generic ones.
+constexpr size_t kPairsPerQuery = 4;
+
+template <class Entries>
+void pair_query(const uint8_t* q, int16_t rung, uint32_t upload_kp, const PackData& pack, Entries&& for_each_entry,
+                std::vector<Pair>& pairs) {
+  struct Hit { uint32_t d2; uint32_t kp; };
+  Hit best[kPairsPerQuery];
+  size_t n = 0;
+  for_each_entry([&](uint32_t kp) {
+    uint32_t d2 = descriptor_distance2(q, pack.descriptors + size_t(kp) * kDescriptorBytes);
+    if (d2 > kMatchDistance2) return;
+    if (n < kPairsPerQuery) {
+      best[n++] = Hit{d2, kp};
+    } else if (d2 < best[n - 1].d2) {
+      best[n - 1] = Hit{d2, kp};
+    } else {
+      return;
+    }
+    for (size_t i = n - 1; i > 0 && best[i].d2 < best[i - 1].d2; --i) std::swap(best[i], best[i - 1]);
+  });
+  for (size_t i = 0; i < n; ++i) pairs.push_back(Pair{rung, upload_kp, best[i].kp, i == 0});
+}
+
 std::vector<Pair> query_index(const Part& part, const PackData& pack) {
   std::vector<Pair> pairs;
   std::vector<uint32_t> words;
@@ -93,33 +118,31 @@ std::vector<Pair> query_index(const Part& part, const PackData& pack) {
     for (size_t i = 0; i < f.size(); ++i) {
       words.clear();
       lookup_words(pack.vocabulary, f.descriptor(i), kBeam, words);
-      for (uint32_t w : words) {
-        for (uint32_t e = pack.vocabulary.word_offsets[w]; e < pack.vocabulary.word_offsets[w + 1]; ++e) {
-          uint32_t kp = pack.vocabulary.word_entries[e];
-          if (descriptor_distance2(f.descriptor(i), pack.descriptors + size_t(kp) * kDescriptorBytes) <= kMatchDistance2)
-            pairs.push_back(Pair{int16_t(j), uint32_t(i), kp});
-        }
-      }
+      pair_query(f.descriptor(i), int16_t(j), uint32_t(i), pack, [&](auto&& visit) {
+        for (uint32_t w : words)
+          for (uint32_t e = pack.vocabulary.word_offsets[w]; e < pack.vocabulary.word_offsets[w + 1]; ++e)
+            visit(pack.vocabulary.word_entries[e]);
+      }, pairs);
     }
   }
   return pairs;
 }
 
-// Naive baseline: every reference keypoint against every upload keypoint (no index).
+// Naive baseline: every upload keypoint against every pack keypoint (no index).
 std::vector<Pair> query_exhaustive(const Part& part, const PackData& pack) {
   std::vector<Pair> pairs;
   for (int j = kRungMin; j <= kRungMax; ++j) {
     const Features& f = part.rungs[j - kRungMin];
     for (size_t i = 0; i < f.size(); ++i)
-      for (uint32_t kp = 0; kp < pack.keypoint_count; ++kp)
-        if (descriptor_distance2(f.descriptor(i), pack.descriptors + size_t(kp) * kDescriptorBytes) <= kMatchDistance2)
-          pairs.push_back(Pair{int16_t(j), uint32_t(i), kp});
+      pair_query(f.descriptor(i), int16_t(j), uint32_t(i), pack, [&](auto&& visit) {
+        for (uint32_t kp = 0; kp < pack.keypoint_count; ++kp) visit(kp);
+      }, pairs);
   }
   return pairs;
 }
 
 // Evidence that a part holds a reference at one rung: the fraction of the reference's keypoints
-// hit by at least one pair.
+// that are the nearest neighbour of some upload keypoint.
 struct Vote {
   uint32_t reference;
   int rung;
@@ -127,9 +150,9 @@ struct Vote {
 };
 
 std::vector<Vote> tally(const std::vector<Pair>& pairs, const PackData& pack) {
-  // (reference, rung) -> distinct reference keypoints
-  std::unordered_map<uint64_t, std::vector<uint32_t>> hits;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> hits;  // (reference, rung) -> reference keypoints
   for (const Pair& p : pairs) {
+    if (!p.nearest) continue;
     uint32_t ref = pack.keypoints[p.pack_kp].reference;
     hits[(uint64_t(ref) << 8) | uint8_t(p.rung - kRungMin)].push_back(p.pack_kp);
   }
@@ -160,7 +183,7 @@ Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, 
   for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
     Vec3 p = T.apply(Eigen::Map<const Vec3>(kp.position));
-    Vec3 n = (T.rotation * Eigen::Map<const Vec3>(kp.normal)).normalized();
+    Vec3 n = (T.rotation * Eigen::Map<const Vec3>(kp.surface_normal)).normalized();
     if (part.walls_only && std::fabs(n.z()) > 0.7f) continue;
     total += kp.weight;
     stotal += kp.weight * kp.salience;
@@ -194,7 +217,7 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
       const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
       Vec3 a = Eigen::Map<const Vec3>(kp.position);
       Vec3 p = T.apply(a);
-      Vec3 n = T.rotation * Eigen::Map<const Vec3>(kp.normal);
+      Vec3 n = T.rotation * Eigen::Map<const Vec3>(kp.surface_normal);
       int best = -1;
       float bd = gate * gate;
       part.dense_grid.for_each_within(p, gate, [&](int i) {
@@ -218,15 +241,18 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
 // RANSAC over descriptor pairs (Fischler & Bolles 1981): three pairs with consistent distances
 // give a similarity (with normals as extra constraints that also decide mirroring); the
 // hypothesis explaining most pairs wins, then ICP refines it against the dense surface.
-// fixed_scale > 0: the scale is already known (from another piece of the same reference), so
-// hypotheses must agree with it within 15%.
-bool verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung, const std::vector<Pair>& all_pairs,
-                  uint64_t seed, PieceMatch& out, float fixed_scale = 0.f) {
+// A part that is (nearly) mirror-symmetric fits both ways: the best hypothesis of each handedness
+// is refined when both are plausible, and both are returned, so assembly can pick the one its
+// other pieces agree with. fixed_scale > 0 (with `hand`) constrains hypotheses to a scale and
+// handedness already known from another piece of the same reference.
+void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung, const std::vector<Pair>& all_pairs,
+                  uint64_t seed, std::vector<PieceMatch>& out, float fixed_scale = 0.f,
+                  Handedness hand = Handedness::best) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   std::vector<const Pair*> pairs;
   for (const Pair& p : all_pairs)
     if (pack.keypoints[p.pack_kp].reference == ref && std::abs(p.rung - rung) <= 1) pairs.push_back(&p);
-  if (pairs.size() < 3) return false;
+  if (pairs.size() < 3) return;
   auto up_pos = [&](const Pair* p) -> const Vec3& { return part.rungs[p->rung - kRungMin].keypoints.points[p->upload_kp]; };
   auto up_nrm = [&](const Pair* p) -> const Vec3& { return part.rungs[p->rung - kRungMin].keypoints.normals[p->upload_kp]; };
   auto ref_pos = [&](const Pair* p) { return Vec3(Eigen::Map<const Vec3>(pack.keypoints[p->pack_kp].position)); };
@@ -234,8 +260,8 @@ bool verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   const float R = rec.radius_mm;
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<size_t> pick(0, pairs.size() - 1);
-  Similarity best;
-  size_t best_inliers = 0;
+  Similarity best[2];            // [0] proper, [1] mirrored
+  size_t best_inliers[2] = {0, 0};
   std::vector<Vec3> src(6), dst(6);
   std::vector<uint8_t> seen(rec.keypoint_count);
   const int iterations = int(std::min<size_t>(2000, 200 + pairs.size() * 4));
@@ -259,7 +285,7 @@ bool verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
       dst[3 + a] = dst[a] + 0.5f * R * hint * up_nrm(s[a]);
     }
     Similarity T;
-    if (!fit_similarity(src, dst, {}, Handedness::best, T) || !scale_allowed(T.scale)) continue;
+    if (!fit_similarity(src, dst, {}, hand, T) || !scale_allowed(T.scale)) continue;
     if (fixed_scale > 0.f ? (T.scale < hint * 0.87f || T.scale > hint * 1.15f) : (T.scale < hint * 0.7f || T.scale > hint * 1.4f))
       continue;
     const float eps = 0.5f * R * T.scale;
@@ -274,18 +300,22 @@ bool verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
       seen[k] = 1;
       ++inliers;
     }
-    if (inliers > best_inliers) {
-      best_inliers = inliers;
-      best = T;
+    const int h = T.mirrored() ? 1 : 0;
+    if (inliers > best_inliers[h]) {
+      best_inliers[h] = inliers;
+      best[h] = T;
     }
   }
-  if (best_inliers < 4) return false;
-  out.part = 0;
-  out.transform = refine_icp(part, pack, ref, best);
-  Coverage c = measure_coverage(part, pack, ref, out.transform, &out.covered);
-  out.coverage = c.area;
-  out.score = c.salient;
-  return true;
+  const size_t top = std::max(best_inliers[0], best_inliers[1]);
+  for (int h = 0; h < 2; ++h) {
+    if (best_inliers[h] < 4 || best_inliers[h] * 10 < top * 6) continue;
+    PieceMatch m;
+    m.transform = refine_icp(part, pack, ref, best[h]);
+    Coverage c = measure_coverage(part, pack, ref, m.transform, &m.covered);
+    m.coverage = c.area;
+    m.score = c.salient;
+    out.push_back(std::move(m));
+  }
 }
 
 }  // namespace
@@ -377,17 +407,19 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   result.timings.candidates_ms = ms_since(t_candidates);
 
   auto t_verify = Clock::now();
-  std::vector<PieceMatch> pieces(tasks.size());
-  std::vector<uint8_t> ok(tasks.size(), 0);
+  std::vector<std::vector<PieceMatch>> verified(tasks.size());
   tbb::parallel_for(size_t(0), tasks.size(), [&](size_t t) {
     const Task& task = tasks[t];
-    PieceMatch m;
-    if (verify_piece(parts[task.part], pd, task.ref, task.rung, pairs[task.part], 0x1234567ull + t, m)) {
-      m.part = task.part;
-      pieces[t] = std::move(m);
-      ok[t] = 1;
-    }
+    verify_piece(parts[task.part], pd, task.ref, task.rung, pairs[task.part], 0x1234567ull + t, verified[t]);
+    for (PieceMatch& m : verified[t]) m.part = task.part;
   });
+  std::vector<PieceMatch> pieces;
+  std::vector<uint32_t> piece_ref;
+  for (size_t t = 0; t < tasks.size(); ++t)
+    for (PieceMatch& m : verified[t]) {
+      pieces.push_back(std::move(m));
+      piece_ref.push_back(tasks[t].ref);
+    }
   if (debug_enabled()) {
     for (size_t i = 0; i < parts.size(); ++i) {
       size_t nkp = 0;
@@ -398,42 +430,36 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       for (size_t k = 0; k < v.size() && k < 4; ++k)
         std::fprintf(stderr, "  vote %s rung %d strength %.3f\n", pd.references[v[k].reference].id.c_str(), v[k].rung, v[k].strength);
     }
-    for (size_t t = 0; t < tasks.size(); ++t)
-      std::fprintf(stderr, "task ref %s part %u rung %d: %s coverage %.3f score %.3f scale %.3f mirrored %d\n",
-                   pd.references[tasks[t].ref].id.c_str(), tasks[t].part, tasks[t].rung, ok[t] ? "ok" : "no-fit",
-                   pieces[t].coverage, pieces[t].score, pieces[t].transform.scale, int(pieces[t].transform.mirrored()));
+    for (size_t t = 0; t < pieces.size(); ++t)
+      std::fprintf(stderr, "piece ref %s part %u: coverage %.3f score %.3f scale %.3f mirrored %d\n",
+                   pd.references[piece_ref[t]].id.c_str(), pieces[t].part, pieces[t].coverage, pieces[t].score,
+                   pieces[t].transform.scale, int(pieces[t].transform.mirrored()));
   }
   // Assemble each reference from its pieces. The best piece (the anchor) fixes scale and
   // handedness; every other part of the job that shares descriptor pairs with the reference is
   // then verified again at that scale (pieces are small and ambiguous on their own), and parts of
   // the anchor's own file are also tried under the anchor's transform (multi-body references).
   std::unordered_map<uint32_t, std::vector<size_t>> by_ref;
-  for (size_t t = 0; t < tasks.size(); ++t)
-    if (ok[t] && pieces[t].coverage >= options.min_piece_coverage) by_ref[tasks[t].ref].push_back(t);
+  for (size_t t = 0; t < pieces.size(); ++t)
+    if (pieces[t].coverage >= options.min_piece_coverage) by_ref[piece_ref[t]].push_back(t);
   std::vector<uint32_t> refs_found;
   for (auto& [ref, list] : by_ref) refs_found.push_back(ref);
   std::sort(refs_found.begin(), refs_found.end());
-  std::vector<std::vector<PieceMatch>> assembled(refs_found.size());
-  tbb::parallel_for(size_t(0), refs_found.size(), [&](size_t r) {
-    const uint32_t ref = refs_found[r];
-    auto& list = by_ref[ref];
-    std::sort(list.begin(), list.end(), [&](size_t a, size_t b) {
-      return pieces[a].score > pieces[b].score || (pieces[a].score == pieces[b].score && a < b);
-    });
+  // Per reference and handedness: the anchor, then the best consistent piece of every other part.
+  auto assemble = [&](uint32_t ref, const PieceMatch& anchor) {
     const ReferenceRecord& rec = pd.reference_records[ref];
-    const PieceMatch& anchor = pieces[list[0]];
+    const auto& list = by_ref[ref];
     const float scale = anchor.transform.scale;
+    const Handedness hand = anchor.transform.mirrored() ? Handedness::mirrored : Handedness::proper;
     auto consistent = [&](const PieceMatch& m) {
       return m.transform.mirrored() == anchor.transform.mirrored() &&
              std::fabs(std::log(m.transform.scale / scale)) <= std::log(1.15);
     };
-    std::vector<PieceMatch> options_per_part;
-    options_per_part.push_back(anchor);
+    std::vector<PieceMatch> chosen{anchor};
     const size_t max_parts = 64;
-    for (uint32_t i = 0; i < parts.size() && options_per_part.size() < max_parts; ++i) {
+    for (uint32_t i = 0; i < parts.size() && chosen.size() < max_parts; ++i) {
       if (i == anchor.part) continue;
       PieceMatch best;
-      best.part = i;
       bool have = false;
       for (size_t t : list)
         if (pieces[t].part == i && consistent(pieces[t]) && (!have || pieces[t].score > best.score)) { best = pieces[t]; have = true; }
@@ -450,39 +476,61 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       for (const Pair& p : pairs[i])
         if (pd.keypoints[p.pack_kp].reference == ref) { has_pairs = true; break; }
       if (has_pairs) {
-        PieceMatch m;
-        if (verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5151ull + i, m, scale) &&
-            consistent(m) && (!have || m.score > best.score)) {
-          m.part = i;
-          best = std::move(m);
-          have = true;
-        }
+        std::vector<PieceMatch> again;
+        verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5151ull + i, again, scale, hand);
+        for (PieceMatch& m : again)
+          if (consistent(m) && (!have || m.score > best.score)) {
+            m.part = i;
+            best = std::move(m);
+            have = true;
+          }
       }
-      if (have && best.coverage >= options.min_piece_coverage) options_per_part.push_back(std::move(best));
+      if (have && best.coverage >= options.min_piece_coverage) chosen.push_back(std::move(best));
     }
-    std::sort(options_per_part.begin() + 1, options_per_part.end(),
-              [](const PieceMatch& a, const PieceMatch& b) { return a.score > b.score; });
-    assembled[r] = std::move(options_per_part);
-  });
-  for (size_t r = 0; r < refs_found.size(); ++r) {
-    const uint32_t ref = refs_found[r];
-    const ReferenceRecord& rec = pd.reference_records[ref];
-    const auto& cands = assembled[r];
-    const PieceMatch& first = cands[0];
-    std::vector<uint8_t> covered = first.covered;
-    std::vector<const PieceMatch*> used{&first};
-    for (size_t i = 1; i < cands.size(); ++i) {
-      const PieceMatch& m = cands[i];
+    std::sort(chosen.begin() + 1, chosen.end(), [](const PieceMatch& a, const PieceMatch& b) { return a.score > b.score; });
+    // Greedy union: a piece counts when it explains reference surface not explained yet.
+    std::vector<uint8_t> covered = chosen[0].covered;
+    std::vector<PieceMatch> used{chosen[0]};
+    for (size_t c = 1; c < chosen.size(); ++c) {
       double added = 0.0, total = 0.0;
       for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
         float w = pd.keypoints[rec.keypoint_begin + k].weight;
         total += w;
-        if (m.covered[k] && !covered[k]) added += w;
+        if (chosen[c].covered[k] && !covered[k]) added += w;
       }
       if (total <= 0 || added / total < 0.05) continue;
-      for (uint32_t k = 0; k < rec.keypoint_count; ++k) covered[k] |= m.covered[k];
-      used.push_back(&m);
+      for (uint32_t k = 0; k < rec.keypoint_count; ++k) covered[k] |= chosen[c].covered[k];
+      used.push_back(chosen[c]);
     }
+    return std::make_pair(covered, used);
+  };
+  struct Assembly { std::vector<uint8_t> covered; std::vector<PieceMatch> used; double score = -1.0; };
+  std::vector<Assembly> assembled(refs_found.size());
+  tbb::parallel_for(size_t(0), refs_found.size(), [&](size_t r) {
+    const uint32_t ref = refs_found[r];
+    const ReferenceRecord& rec = pd.reference_records[ref];
+    for (int h = 0; h < 2; ++h) {
+      const PieceMatch* anchor = nullptr;
+      for (size_t t : by_ref[ref])
+        if (int(pieces[t].transform.mirrored()) == h && (!anchor || pieces[t].score > anchor->score)) anchor = &pieces[t];
+      if (!anchor) continue;
+      auto [covered, used] = assemble(ref, *anchor);
+      double shit = 0.0, stotal = 0.0;
+      for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+        const KeypointRecord& kp = pd.keypoints[rec.keypoint_begin + k];
+        stotal += kp.weight * kp.salience;
+        if (covered[k]) shit += kp.weight * kp.salience;
+      }
+      double score = stotal > 0 ? shit / stotal : 0.0;
+      if (score > assembled[r].score) assembled[r] = Assembly{std::move(covered), std::move(used), score};
+    }
+  });
+  for (size_t r = 0; r < refs_found.size(); ++r) {
+    const uint32_t ref = refs_found[r];
+    const ReferenceRecord& rec = pd.reference_records[ref];
+    const std::vector<uint8_t>& covered = assembled[r].covered;
+    const std::vector<PieceMatch>& used = assembled[r].used;
+    const PieceMatch& first = used[0];
     double hit = 0.0, total = 0.0, shit = 0.0, stotal = 0.0;
     for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
       const KeypointRecord& kp = pd.keypoints[rec.keypoint_begin + k];
@@ -505,9 +553,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       match.transform[r * 4 + 3] = T.translation[r];
     }
     match.transform[15] = 1.0;
-    for (const PieceMatch* u : used) {
-      const Part& part = parts[u->part];
-      match.parts.push_back(MatchPart{files[part.file]->path, part.component, u->coverage});
+    for (const PieceMatch& u : used) {
+      const Part& part = parts[u.part];
+      match.parts.push_back(MatchPart{files[part.file]->path, part.component, u.coverage});
     }
     if (match.score >= options.report_score) result.matches.push_back(std::move(match));
   }

@@ -45,7 +45,11 @@ Enrolled describe_reference(const ReferenceInput& in, const LoadOptions& load) {
   e.info.component_count = uint32_t(file.components.size());
   detail::Cloud dense = detail::dense_cloud(file.mesh, file.components, area);
   e.radius = detail::kRadiusFraction * float(e.info.size_mm);
-  e.features = detail::compute_features(dense, e.radius, detail::kKeypointFraction * float(e.info.size_mm));
+  // The same ladder an upload is described with, so a whole-part upload's rung 0 is built exactly
+  // like the reference's descriptors (neighbour clouds are averaged rung from rung).
+  std::vector<float> radii;
+  for (int j = detail::kRungMin; j <= 0; ++j) radii.push_back(e.radius * detail::rung_factor(j));
+  e.features = std::move(detail::compute_features(dense, radii).back());
   if (e.features.size() < 16)
     throw Error(ErrorCode::empty, in.path, "too little surface detail to enrol (" + std::to_string(e.features.size()) + " keypoints)");
   e.info.keypoint_count = uint32_t(e.features.size());
@@ -155,6 +159,7 @@ EnrollReport enroll(const std::vector<ReferenceInput>& refs, const std::string& 
       for (int d = 0; d < 3; ++d) {
         kp.position[d] = e.features.keypoints.points[k][d];
         kp.normal[d] = e.features.keypoints.normals[k][d];
+        kp.surface_normal[d] = e.features.keypoints.anchor_normals[k][d];
       }
       kp.weight = e.features.keypoints.weights[k];
       kp.salience = e.features.salience[k];

@@ -130,7 +130,8 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
     const ReferenceRecord& rec = data->reference_records[kp.reference];
     if (k < rec.keypoint_begin || k >= rec.keypoint_begin + rec.keypoint_count) bad(path, "corrupt pack: keypoint order");
     for (int d = 0; d < 3; ++d)
-      if (!std::isfinite(kp.position[d]) || !std::isfinite(kp.normal[d])) bad(path, "corrupt pack: non-finite keypoint");
+      if (!std::isfinite(kp.position[d]) || !std::isfinite(kp.normal[d]) || !std::isfinite(kp.surface_normal[d]))
+        bad(path, "corrupt pack: non-finite keypoint");
     if (!(kp.weight >= 0.f) || !(kp.salience >= 0.f && kp.salience <= 1.f)) bad(path, "corrupt pack: invalid keypoint weight");
   }
   VocabularyView& v = data->vocabulary;

@@ -77,7 +77,7 @@ struct KeypointRecord {
   float weight;      // surface area the keypoint stands for, mm^2
   uint32_t reference;
   float salience;    // 0..1: how much the neighbourhood departs from a plane (flat says little)
-  uint32_t reserved[3];
+  float surface_normal[3];  // the surface's own normal at the keypoint (normal is smoothed)
 };
 static_assert(sizeof(KeypointRecord) == 48, "keypoint record layout");
 
