@@ -139,28 +139,39 @@ VocabularyBuild build_vocabulary(const uint8_t* desc, size_t count, const Vocabu
 
 void lookup_words(const VocabularyView& v, const uint8_t* d, uint32_t beam, std::vector<uint32_t>& words) {
   if (v.node_count == 0) return;
+  // Fixed-size frontiers: lookups run millions of times per batch, no allocation in here.
+  constexpr uint32_t kMaxBeam = 8, kMaxNext = kMaxBeam * 64;
+  beam = std::clamp<uint32_t>(beam, 1, kMaxBeam);
   struct Cand { float dist; uint32_t node; };
-  std::vector<Cand> frontier{{0.f, 0}}, next;
+  Cand frontier[kMaxBeam], next[kMaxNext];
+  float q[D];
+  for (int k = 0; k < D; ++k) q[k] = float(d[k]);
+  uint32_t nf = 1, nn = 0;
+  frontier[0] = {0.f, 0};
   // Bounded by the tree depth: children always have larger indices than their parent.
-  for (int guard = 0; guard < 64 && !frontier.empty(); ++guard) {
-    next.clear();
-    for (const Cand& c : frontier) {
-      const VocabNode& node = v.nodes[c.node];
+  for (int guard = 0; guard < 64 && nf > 0; ++guard) {
+    nn = 0;
+    for (uint32_t f = 0; f < nf; ++f) {
+      const VocabNode& node = v.nodes[frontier[f].node];
       if (node.child_count == 0) {
         words.push_back(node.word);
         continue;
       }
-      for (uint32_t i = 0; i < node.child_count; ++i) {
-        uint32_t child = node.first_child + i;
-        next.push_back({dist2(v.centroids + size_t(child) * D, d), child});
+      for (uint32_t i = 0; i < node.child_count && nn < kMaxNext; ++i) {
+        const uint32_t child = node.first_child + i;
+        const float* c = v.centroids + size_t(child) * D;
+        float s = 0.f;
+        for (int k = 0; k < D; ++k) {
+          float x = c[k] - q[k];
+          s += x * x;
+        }
+        next[nn++] = {s, child};
       }
     }
-    if (next.size() > beam) {
-      std::partial_sort(next.begin(), next.begin() + beam, next.end(),
-                        [](const Cand& a, const Cand& b) { return a.dist < b.dist; });
-      next.resize(beam);
-    }
-    frontier.swap(next);
+    const uint32_t keep = std::min(nn, beam);
+    std::partial_sort(next, next + keep, next + nn, [](const Cand& a, const Cand& b) { return a.dist < b.dist; });
+    std::copy(next, next + keep, frontier);
+    nf = keep;
   }
 }
 

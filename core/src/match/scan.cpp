@@ -37,6 +37,8 @@ struct Part {
   Cloud dense;
   float dense_spacing = 0.f;
   PointGrid dense_grid;
+  Cloud coarse;          // dense averaged at kIcpFraction * L: what ICP aligns to (cheap, smooth)
+  PointGrid coarse_grid;
   std::vector<Features> rungs;  // index j - kRungMin
 };
 
@@ -67,10 +69,14 @@ constexpr uint32_t kBeam = 2;
 constexpr float kCoverageTolerance = 0.015f;  // of the reference size, scaled
 constexpr float kNormalAgreement = 0.7f;       // cos 45 deg
 
+constexpr float kIcpFraction = 0.012f;
+
 void build_part_features(Part& part) {
   part.dense_spacing = dense_spacing(part.area);
   part.dense_grid = PointGrid(part.dense.points, std::max(part.dense_spacing * 4.f, 1e-6f));
   const float L = size_of_area(part.area);
+  part.coarse = voxel_average(part.dense, std::max(kIcpFraction * L, part.dense_spacing));
+  part.coarse_grid = PointGrid(part.coarse.points, std::max(0.03f * L, 1e-6f));
   std::vector<float> radii;
   for (int j = kRungMin; j <= kRungMax; ++j) radii.push_back(kRadiusFraction * L * rung_factor(j));
   part.rungs = compute_features(part.dense, radii);
@@ -110,12 +116,23 @@ void pair_query(const uint8_t* q, int16_t rung, uint32_t upload_kp, const PackDa
   for (size_t i = 0; i < n; ++i) pairs.push_back(Pair{rung, upload_kp, best[i].kp, i == 0});
 }
 
+// Fine rungs of a large component hold thousands of keypoints; a spread-out subset of them is
+// enough to vote and to seed RANSAC (every keypoint is still used for coverage).
+constexpr size_t kMaxQueriesPerRung = 900;
+
+template <class F>
+void for_each_query(const Features& f, F&& fn) {
+  const size_t n = f.size();
+  const size_t stride = (n + kMaxQueriesPerRung - 1) / kMaxQueriesPerRung;
+  for (size_t i = 0; i < n; i += std::max<size_t>(1, stride)) fn(i);
+}
+
 std::vector<Pair> query_index(const Part& part, const PackData& pack) {
   std::vector<Pair> pairs;
   std::vector<uint32_t> words;
   for (int j = kRungMin; j <= kRungMax; ++j) {
     const Features& f = part.rungs[j - kRungMin];
-    for (size_t i = 0; i < f.size(); ++i) {
+    for_each_query(f, [&](size_t i) {
       words.clear();
       lookup_words(pack.vocabulary, f.descriptor(i), kBeam, words);
       pair_query(f.descriptor(i), int16_t(j), uint32_t(i), pack, [&](auto&& visit) {
@@ -123,7 +140,7 @@ std::vector<Pair> query_index(const Part& part, const PackData& pack) {
           for (uint32_t e = pack.vocabulary.word_offsets[w]; e < pack.vocabulary.word_offsets[w + 1]; ++e)
             visit(pack.vocabulary.word_entries[e]);
       }, pairs);
-    }
+    });
   }
   return pairs;
 }
@@ -133,10 +150,11 @@ std::vector<Pair> query_exhaustive(const Part& part, const PackData& pack) {
   std::vector<Pair> pairs;
   for (int j = kRungMin; j <= kRungMax; ++j) {
     const Features& f = part.rungs[j - kRungMin];
-    for (size_t i = 0; i < f.size(); ++i)
+    for_each_query(f, [&](size_t i) {
       pair_query(f.descriptor(i), int16_t(j), uint32_t(i), pack, [&](auto&& visit) {
         for (uint32_t kp = 0; kp < pack.keypoint_count; ++kp) visit(kp);
       }, pairs);
+    });
   }
   return pairs;
 }
@@ -218,16 +236,21 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
       Vec3 a = Eigen::Map<const Vec3>(kp.position);
       Vec3 p = T.apply(a);
       Vec3 n = T.rotation * Eigen::Map<const Vec3>(kp.surface_normal);
+      // Early rounds align to the coarse cloud (few candidates within the wide gate); the last
+      // rounds, with a tight gate, to the dense one.
+      const bool fine = it >= 7;
+      const Cloud& cloud = fine ? part.dense : part.coarse;
+      const PointGrid& grid = fine ? part.dense_grid : part.coarse_grid;
       int best = -1;
       float bd = gate * gate;
-      part.dense_grid.for_each_within(p, gate, [&](int i) {
-        if (part.dense.normals[i].dot(n) < 0.5f) return;
-        float d2 = (part.dense.points[i] - p).squaredNorm();
+      grid.for_each_within(p, gate, [&](int i) {
+        if (cloud.anchor_normal(i).dot(n) < 0.5f) return;
+        float d2 = (cloud.anchor_point(i) - p).squaredNorm();
         if (d2 < bd) { bd = d2; best = i; }
       });
       if (best >= 0) {
         src.push_back(a);
-        dst.push_back(part.dense.points[best]);
+        dst.push_back(cloud.anchor_point(best));
       }
     }
     Similarity next;
@@ -264,7 +287,13 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   size_t best_inliers[2] = {0, 0};
   std::vector<Vec3> src(6), dst(6);
   std::vector<uint8_t> seen(rec.keypoint_count);
-  const int iterations = int(std::min<size_t>(2000, 200 + pairs.size() * 4));
+  // Hypotheses are scored on a fixed random subset of the pairs (preemptive scoring); the loop
+  // stops early once the best hypothesis makes further sampling pointless (standard adaptive
+  // RANSAC bound for 99% confidence with 3-point samples).
+  std::vector<const Pair*> probe = pairs;
+  std::shuffle(probe.begin(), probe.end(), rng);
+  if (probe.size() > 384) probe.resize(384);
+  int iterations = int(std::min<size_t>(2000, 200 + pairs.size() * 4));
   for (int it = 0; it < iterations; ++it) {
     const Pair* s[3] = {pairs[pick(rng)], pairs[pick(rng)], pairs[pick(rng)]};
     if (s[0] == s[1] || s[1] == s[2] || s[0] == s[2]) continue;
@@ -291,7 +320,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     const float eps = 0.5f * R * T.scale;
     std::fill(seen.begin(), seen.end(), 0);
     size_t inliers = 0;
-    for (const Pair* p : pairs) {
+    for (const Pair* p : probe) {
       uint32_t k = p->pack_kp - rec.keypoint_begin;
       if (seen[k]) continue;
       Vec3 q = T.apply(ref_pos(p));
@@ -304,6 +333,10 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     if (inliers > best_inliers[h]) {
       best_inliers[h] = inliers;
       best[h] = T;
+      const double w = double(std::max(best_inliers[0], best_inliers[1])) / double(probe.size());
+      const double needed = std::log(0.01) / std::log(std::max(1e-9, 1.0 - w * w * w));
+      // Both handednesses are wanted for symmetric parts: keep sampling at least a little.
+      iterations = std::min(iterations, std::max(it + 1, int(needed * 2.0) + 100));
     }
   }
   const size_t top = std::max(best_inliers[0], best_inliers[1]);
