@@ -111,5 +111,6 @@ const std::vector<const CommandSpec*>& commands();
 const CommandSpec& info_command();
 const CommandSpec& enroll_command();
 const CommandSpec& scan_command();
+const CommandSpec& variant_command();
 
 }  // namespace partscreen::cli

@@ -18,6 +18,7 @@ const std::vector<const CommandSpec*>& commands() {
       &scan_command(),
       &enroll_command(),
       &info_command(),
+      &variant_command(),
   };
   return table;
 }
