@@ -307,9 +307,11 @@ TEST(GcodeSlicers, PrusaOnePartWithHole) {
 
 TEST(GcodeSlicers, PrusaTwoAndThreeParts) {
   REQUIRE_PRUSA();
-  expect_plate({box_with_hole(20, 15, 6, 3), l_bracket(25, 15, 4, 10)}, "--skirts 1 --brim-width 3", "two", 0.3);
+  // --merge arranges the parts on one plate (without it they would all sit at the bed centre).
+  expect_plate({box_with_hole(20, 15, 6, 3), l_bracket(25, 15, 4, 10)}, "--merge --skirts 1 --brim-width 3", "two",
+               0.3);
   expect_plate({box_with_hole(20, 15, 6, 3), l_bracket(25, 15, 4, 10), cylinder(6, 8)},
-               "--skirts 2 --brim-width 2 --layer-height 0.2 --first-layer-height 0.2", "three", 0.2);
+               "--merge --skirts 2 --brim-width 2 --layer-height 0.2 --first-layer-height 0.2", "three", 0.2);
 }
 
 TEST(GcodeSlicers, PrusaLayerHeights) {
@@ -325,7 +327,7 @@ TEST(GcodeSlicers, CommentsStrippedSameResult) {
   REQUIRE_PRUSA();
   TempDir dir;
   const std::vector<TestMesh> meshes = {box_with_hole(20, 15, 6, 3), cylinder(5, 6)};
-  const std::string g = prusa_slice(dir, meshes, "--skirts 1 --gcode-comments", "c");
+  const std::string g = prusa_slice(dir, meshes, "--merge --skirts 1 --gcode-comments", "c");
   const std::string bare = dir.path + "/bare.gcode";
   ASSERT_EQ(std::system(("sed 's/;.*//' '" + g + "' > '" + bare + "'").c_str()), 0);
   const auto a = partscreen::read_gcode_file(g);
@@ -340,9 +342,18 @@ TEST(GcodeSlicers, CommentsStrippedSameResult) {
 
 TEST(GcodeSlicers, PrusaSequentialPrinting) {
   REQUIRE_PRUSA();
-  expect_plate({box_with_hole(16, 12, 5, 2.5), cylinder(5, 5)},
-               "--skirts 1 --complete-objects --extruder-clearance-height 20 --extruder-clearance-radius 20",
-               "seq", 0.3);
+  // Copies are separate objects, printed one after the other from the bed up.
+  TempDir dir;
+  const TestMesh part = box_with_hole(16, 12, 5, 2.5);
+  const std::string g = prusa_slice(dir, {part}, "--duplicate 2 --skirts 1 --complete-objects "
+                                    "--extruder-clearance-height 20 --extruder-clearance-radius 20", "seq");
+  const auto objs = partscreen::read_gcode_file(g);
+  ASSERT_EQ(objs.size(), 2u);
+  for (const auto& s : objs) {
+    const auto [close, cover] = compare(s, place(s, {part}));
+    EXPECT_GE(close, 0.97);
+    EXPECT_GE(cover, 0.90);
+  }
 }
 
 TEST(GcodeSlicers, PrusaVaseCylinder) {
@@ -474,7 +485,7 @@ TEST(GcodeReader, G92ResetAndFirmwareRetractionDoNotExtrude) {
   ASSERT_EQ(a.size(), 1u);
   ASSERT_EQ(b.size(), 1u);
   EXPECT_EQ(a[0].positions, b[0].positions);
-  const auto c = parse("G92 E0\nG1 X0 Y0\nG1 X10 Y0 E1\nG92 E0\nG1 X20 Y0 E-1\nG1 X30 Y0 E-0.5\n");
+  const auto c = parse("G1 Z0.2\nG92 E0\nG1 X0 Y0\nG1 X10 Y0 E0.33\nG92 E0\nG1 X20 Y0 E-1\nG1 X30 Y0 E-0.67\n");
   // Only the first and last moves extrude: one thin purge line, dropped as thin.
   EXPECT_TRUE(c.empty());
 }
@@ -519,7 +530,7 @@ TEST(GcodeErrors, AbsurdCoordinates) {
               return s;
             }()),
             ErrorCode::invalid_coordinates);
-  EXPECT_EQ(error_of("G1 X1 Y1\nG2 X2 Y2 I1e9 J0 E1\n"), ErrorCode::invalid_coordinates);
+  EXPECT_EQ(error_of("G1 X1 Y1\nG2 X2 Y2 I999999999 J0 E1\n"), ErrorCode::invalid_coordinates);
 }
 
 TEST(GcodeErrors, GarbageEmptyAndLimits) {

@@ -22,6 +22,8 @@
 // (PrusaSlicer's Flow model).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <unordered_map>
@@ -272,8 +274,10 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
       std::nth_element(e.begin(), e.begin() + e.size() / 2, e.end());
       const double med = e[e.size() / 2];
       const double k175 = kPi * 1.75 * 1.75 / 4, k285 = kPi * 2.85 * 2.85 / 4;
-      const double w175 = med * k175 / h_est, w285 = med * k285 / h_est;
-      k_area = std::fabs(std::log(w175 / h_est / 2.2)) <= std::fabs(std::log(w285 / h_est / 2.2)) ? k175 : k285;
+      // Nozzles are mostly 0.4 mm: take the filament whose bead width is nearer 0.45 mm.
+      const double rim = h_est * (1 - kPi / 4);
+      const double w175 = med * k175 / h_est + rim, w285 = med * k285 / h_est + rim;
+      k_area = std::fabs(std::log(w175 / 0.45)) <= std::fabs(std::log(w285 / 0.45)) ? k175 : k285;
     }
   }
   auto bead_width = [&](const Segment& s, double h) {
@@ -406,7 +410,9 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
     lab.assign(N, -1);
     chamfer([&](size_t i) { return occ[i] == 0; });
     int32_t ncomp = 0;
-    const double hole_depth = 0.5 * w_typ / cs * 3.0;  // chamfer units
+    // Chamfer units are thirds of a cell, counted to the first cell outside: a cell centre lies
+    // (d / 3 - 0.5) cells from the edge.
+    const double hole_depth = 3.0 * (0.5 * w_typ / cs + 0.5);
     auto flood = [&](size_t seed, int32_t id, uint64_t& loop_adj, uint64_t& other_adj, uint32_t& depth) {
       stack.clear();
       stack.push_back(static_cast<int32_t>(seed));
@@ -456,7 +462,7 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
 
     // Material regions (8-connected), measured and run-length encoded.
     chamfer([&](size_t i) { return (occ[i] & 8) != 0; });
-    const uint32_t erode_units = static_cast<uint32_t>(std::ceil(0.75 * w_typ / cs * 3.0));
+    const uint32_t erode_units = static_cast<uint32_t>(std::ceil(3.0 * (0.75 * w_typ / cs + 0.5)));
     lab.assign(N, -1);
     const uint32_t base = static_cast<uint32_t>(regions.size());
     for (size_t s0 = 0; s0 < N; ++s0) {
