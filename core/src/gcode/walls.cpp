@@ -306,6 +306,22 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   // never exceeds 4096 x 4096 cells (bounded memory whatever the coordinates).
   double cs = std::min(std::max(w_typ / 2.5, 0.06), 0.3);
   cs = std::max(cs, (std::max(gx1 - gx0, gy1 - gy0) + 20.0) / 4000.0);
+  {
+    // Bounded work whatever the file: all layers' windows together stay under ~1e8 cells.
+    double area = 0;
+    for (const Layer& L : layers) {
+      float lx0 = 1e30f, ly0 = 1e30f, lx1 = -1e30f, ly1 = -1e30f;
+      for (uint32_t m = 0; m < L.count; ++m) {
+        const Segment& s = segs[order[L.first + m]];
+        lx0 = std::min({lx0, s.x0, s.x1});
+        ly0 = std::min({ly0, s.y0, s.y1});
+        lx1 = std::max({lx1, s.x0, s.x1});
+        ly1 = std::max({ly1, s.y0, s.y1});
+      }
+      area += (double(lx1) - lx0 + 10.0) * (double(ly1) - ly0 + 10.0);
+    }
+    cs = std::max(cs, std::sqrt(area / 1.0e8));
+  }
   const double ox = gx0 - 8.0, oy = gy0 - 8.0;
   auto cell_x = [&](double x) { return static_cast<int32_t>(std::floor((x - ox) / cs)); };
   auto cell_y = [&](double y) { return static_cast<int32_t>(std::floor((y - oy) / cs)); };
