@@ -303,9 +303,9 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
     gy1 = std::max({gy1, s.y0, s.y1});
   }
   // Cells a third of a bead wide; coarser only when the plate is absurdly large, so a window
-  // never exceeds 4096 x 4096 cells (bounded memory whatever the coordinates).
+  // never exceeds about 2048 x 2048 cells (bounded memory whatever the coordinates).
   double cs = std::min(std::max(w_typ / 2.5, 0.06), 0.3);
-  cs = std::max(cs, (std::max(gx1 - gx0, gy1 - gy0) + 20.0) / 4000.0);
+  cs = std::max(cs, (std::max(gx1 - gx0, gy1 - gy0) + 20.0) / 2000.0);
   {
     // Bounded work whatever the file: all layers' windows together stay under ~1e8 cells.
     double area = 0;
