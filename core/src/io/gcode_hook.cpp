@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Placeholder for the G-code reader: load_file / load_bytes detect G-code and call
-// detail::load_gcode(). The G-code stage replaces this file with its reader.
+// The io stage's G-code hook: plain-text G-code is rebuilt into one oriented surface per printed
+// object by the gcode stage (core/src/gcode). The file-size cap of LoadOptions applies.
 #include "io/readers.h"
 #include "partscreen/error.h"
+#include "partscreen/gcode.h"
 
 namespace partscreen::detail {
 
-void load_gcode(const std::string& name, const unsigned char*, size_t, const LoadOptions&, LoadedFile&) {
-  throw Error(ErrorCode::unsupported_format, name, "G-code: reading toolpaths is not supported in this build yet");
+void load_gcode(const std::string& name, const unsigned char* data, size_t size, const LoadOptions& options,
+                LoadedFile& out) {
+  GcodeOptions g;
+  g.max_file_bytes = options.max_file_bytes;
+  g.max_coordinate_mm = std::min(g.max_coordinate_mm, options.max_coordinate_mm);
+  out.surfaces = read_gcode_bytes(name, data, size, g);
+  if (out.surfaces.empty())
+    throw Error(ErrorCode::empty, name, "G-code: no printed object found (only travel moves, or thin lines such as a skirt or purge line)");
 }
 
 }  // namespace partscreen::detail

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "io/readers.h"
+#include "partscreen/gcode.h"
 #include "io/stl.h"
 #include "partscreen/error.h"
 #include "partscreen/io.h"
@@ -404,6 +405,19 @@ LoadedFile load_file(const std::string& path, const LoadOptions& options) {
     // Streamed by the STL reader: large STLs never sit in memory as raw bytes.
     f.reset();
     out.mesh = detail::read_stl_file(path, options, &out.clean);
+    finish(out, options, true);
+    out.load_ms = ms_since(t0);
+    return out;
+  }
+  if (out.format == FileFormat::gcode) {
+    // Streamed by the G-code reader in bounded memory: sliced jobs run to hundreds of MB.
+    f.reset();
+    GcodeOptions g;
+    g.max_file_bytes = options.max_file_bytes;
+    g.max_coordinate_mm = std::min(g.max_coordinate_mm, options.max_coordinate_mm);
+    out.surfaces = read_gcode_file(path, g);
+    if (out.surfaces.empty())
+      fail(ErrorCode::empty, path, "G-code: no printed object found (only travel moves, or thin lines such as a skirt or purge line)");
     finish(out, options, true);
     out.load_ms = ms_since(t0);
     return out;

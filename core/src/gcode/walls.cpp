@@ -1,0 +1,784 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Rebuilds printed objects' surfaces from extruding segments, trusting only the moves.
+//
+// Per layer (segments grouped by the Z they extrude at; vase mode by height bins) the beads are
+// rasterised as capsules of their estimated width. Empty space is labelled: the component
+// reaching the window border is outside; an enclosed empty component is a hole only when it is
+// wider than half a bead and bordered (>= 90 %) by closed loops (perimeters). Any other enclosed
+// gap (sparse infill, slivers) is material. This is the occupancy-raster approach with the
+// loop test that keeps holes smaller than the infill spacing (a flood fill from outside alone
+// would fill them).
+// Wall points are sampled along every bead whose side faces empty space, offset outward by half
+// the bead width, so they keep the G-code's sub-cell precision; the raster only decides sides.
+// Material regions (8-connected) are linked to the overlapping regions of the nearest layer
+// below (within 1.6 layer heights) with union-find: one set per printed object. Top and bottom
+// skins are region cells not covered (within half a bead) by the linked layer above / below.
+// Skirts, purge lines and sparse supports are dropped as thin structures (almost nothing
+// survives an erosion by 0.75 bead width); a brim is the part of the first layer farther than
+// a bead width from the object's second layer.
+// Bead width: area = spacing * height for both the Prusa (rounded-rectangle) and the Cura
+// model; the spacing between nested perimeter loops is measured, which calibrates filament
+// area per E millimetre without trusting any comment; physical width = area / h + h (1 - pi/4)
+// (PrusaSlicer's Flow model).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <unordered_map>
+
+#include "gcode/gcode_internal.h"
+#include "partscreen/error.h"
+
+namespace partscreen {
+namespace gcode {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+struct Run {
+  int32_t y, x0, x1;  // inclusive cell range on row y (global grid)
+};
+
+struct Region {
+  uint32_t layer;
+  std::vector<Run> runs;  // sorted by y, then x0
+  int32_t bx0, by0, bx1, by1;
+  uint64_t cells = 0;
+  uint64_t eroded = 0;  // cells deeper than 0.75 bead width inside the material
+  std::vector<float> walls;  // x, y, z_at_top, nx, ny per wall sample
+  std::vector<uint32_t> below, above;
+  uint32_t object = UINT32_MAX;
+};
+
+struct Layer {
+  float z = 0;   // top of the beads
+  float h = 0;   // thickness
+  uint32_t first = 0, count = 0;  // into the ordered segment index
+  std::vector<uint32_t> regions;
+};
+
+struct UnionFind {
+  std::vector<uint32_t> p;
+  explicit UnionFind(size_t n) : p(n) { std::iota(p.begin(), p.end(), 0u); }
+  uint32_t find(uint32_t a) {
+    while (p[a] != a) a = p[a] = p[p[a]];
+    return a;
+  }
+  void unite(uint32_t a, uint32_t b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) p[std::max(a, b)] = std::min(a, b);
+  }
+};
+
+bool runs_overlap(const Region& a, const Region& b) {
+  if (a.bx1 < b.bx0 || b.bx1 < a.bx0 || a.by1 < b.by0 || b.by1 < a.by0) return false;
+  size_t i = 0, j = 0;
+  while (i < a.runs.size() && j < b.runs.size()) {
+    const Run& r = a.runs[i];
+    const Run& s = b.runs[j];
+    if (r.y < s.y || (r.y == s.y && r.x1 < s.x0)) {
+      ++i;
+    } else if (s.y < r.y || (s.y == r.y && s.x1 < r.x0)) {
+      ++j;
+    } else {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Runs of several regions merged, with a row index, for "is there material near (x, y)".
+struct RunSet {
+  std::vector<Run> runs;
+  void build(const std::vector<const Region*>& regions) {
+    runs.clear();
+    for (const Region* r : regions) runs.insert(runs.end(), r->runs.begin(), r->runs.end());
+    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.y != b.y ? a.y < b.y : a.x0 < b.x0; });
+  }
+  bool near(int32_t x, int32_t y, int32_t rad) const {
+    if (runs.empty()) return false;
+    auto it = std::lower_bound(runs.begin(), runs.end(), y - rad, [](const Run& r, int32_t v) { return r.y < v; });
+    for (; it != runs.end() && it->y <= y + rad; ++it)
+      if (it->x1 >= x - rad && it->x0 <= x + rad) return true;
+    return false;
+  }
+};
+
+double seg_len(const Segment& s) { return std::hypot(double(s.x1) - s.x0, double(s.y1) - s.y0); }
+
+}  // namespace
+
+std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segment>&& segs, const GcodeOptions& opt,
+                                     GcodeStats& stats) {
+  const size_t nseg = segs.size();
+  if (nseg == 0) throw Error(ErrorCode::empty, name, "no extruding moves: the G-code prints nothing");
+
+  // --- Vase mode and layer height -------------------------------------------------------------
+  double rising = 0, total = 0;
+  std::vector<int64_t> flat_z;
+  flat_z.reserve(1024);
+  for (const Segment& s : segs) {
+    const double l = seg_len(s);
+    total += l;
+    if (std::fabs(s.z1 - s.z0) > 1e-5f) rising += l;
+    else flat_z.push_back(std::llround(s.z1 * 1000.0));
+  }
+  std::sort(flat_z.begin(), flat_z.end());
+  flat_z.erase(std::unique(flat_z.begin(), flat_z.end()), flat_z.end());
+  const bool spiral = rising > 0.3 * total;
+  double h_est = 0.2;
+  {
+    std::unordered_map<int64_t, uint32_t> hist;  // dz in 5 um bins
+    for (size_t i = 1; i < flat_z.size(); ++i) {
+      const int64_t dz = flat_z[i] - flat_z[i - 1];
+      if (dz >= 20 && dz <= 2000) ++hist[(dz + 2) / 5];
+    }
+    uint32_t best = 0;
+    for (auto& kv : hist)
+      if (kv.second > best || (kv.second == best && kv.first * 0.005 < h_est)) {
+        best = kv.second;
+        h_est = kv.first * 0.005;
+      }
+  }
+
+  // --- Layers: bins of extrusion height ----------------------------------------------------
+  std::vector<int64_t> key(nseg);
+  for (size_t i = 0; i < nseg; ++i) {
+    const Segment& s = segs[i];
+    key[i] = spiral ? std::llround(0.5 * (s.z0 + s.z1) / h_est) : std::llround(s.z1 * 1000.0);
+  }
+  std::vector<int64_t> keys(key);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  const size_t nlayers = keys.size();
+  std::vector<uint32_t> layer_of(nseg);
+  std::vector<Layer> layers(nlayers);
+  for (size_t i = 0; i < nseg; ++i) {
+    layer_of[i] = static_cast<uint32_t>(std::lower_bound(keys.begin(), keys.end(), key[i]) - keys.begin());
+    layers[layer_of[i]].count++;
+  }
+  std::vector<int64_t>().swap(key);
+  {
+    uint32_t acc = 0;
+    for (Layer& L : layers) {
+      L.first = acc;
+      acc += L.count;
+      L.count = 0;
+    }
+  }
+  std::vector<uint32_t> order(nseg);
+  for (size_t i = 0; i < nseg; ++i) {
+    Layer& L = layers[layer_of[i]];
+    order[L.first + L.count++] = static_cast<uint32_t>(i);
+  }
+  std::vector<uint32_t>().swap(layer_of);
+  for (size_t k = 0; k < nlayers; ++k) {
+    float z = -1e30f;
+    for (uint32_t i = 0; i < layers[k].count; ++i) z = std::max(z, std::max(segs[order[layers[k].first + i]].z0, segs[order[layers[k].first + i]].z1));
+    layers[k].z = spiral ? static_cast<float>(keys[k] * h_est + 0.5 * h_est) : z;
+  }
+  for (size_t k = 0; k < nlayers; ++k) {
+    double h = k == 0 ? layers[k].z : layers[k].z - layers[k - 1].z;
+    if (spiral) h = h_est;
+    layers[k].h = static_cast<float>(std::min(std::max(h, 0.3 * h_est), 3.0 * h_est));
+  }
+
+  // Closed chains within a layer: perimeter loop candidates. Closing gap: PrusaSlicer clips
+  // loops by ~15 % of the nozzle, Cura closes exactly; 1 mm tolerates either with a seam wipe.
+  std::vector<uint8_t> is_loop(nseg, 0);
+  for (size_t k = 0; k < nlayers; ++k) {
+    const Layer& L = layers[k];
+    uint32_t i = 0;
+    while (i < L.count) {
+      uint32_t j = i;
+      double len = 0;
+      while (j < L.count && segs[order[L.first + j]].chain == segs[order[L.first + i]].chain) {
+        len += seg_len(segs[order[L.first + j]]);
+        ++j;
+      }
+      const Segment& a = segs[order[L.first + i]];
+      const Segment& b = segs[order[L.first + j - 1]];
+      const double gap = std::hypot(double(b.x1) - a.x0, double(b.y1) - a.y0);
+      if (gap < 1.0 && len > 4.0 * std::max(gap, 0.5))
+        for (uint32_t m = i; m < j; ++m) is_loop[order[L.first + m]] = 1;
+      i = j;
+    }
+  }
+
+  // --- Bead width calibration from nested-perimeter spacing ---------------------------------
+  double k_area = 0;  // bead cross-section mm^2 per (E mm / XY mm)
+  {
+    std::vector<double> spacing, epm;
+    const size_t step = std::max<size_t>(1, nlayers / 24);
+    for (size_t k = std::min<size_t>(1, nlayers - 1); k < nlayers && spacing.size() < 20000; k += step) {
+      const Layer& L = layers[k];
+      const double cell = 1.0;
+      std::unordered_map<int64_t, std::vector<uint32_t>> grid;
+      struct Sample { float x, y, dx, dy; uint32_t chain; float epm; };
+      std::vector<Sample> samples;
+      for (uint32_t m = 0; m < L.count; ++m) {
+        const uint32_t si = order[L.first + m];
+        if (!is_loop[si]) continue;
+        const Segment& s = segs[si];
+        const double l = seg_len(s);
+        if (l < 0.3) continue;
+        const double dx = (s.x1 - s.x0) / l, dy = (s.y1 - s.y0) / l;
+        for (double t = 0.15; t < l - 0.15; t += 0.5) {
+          Sample q{static_cast<float>(s.x0 + dx * t), static_cast<float>(s.y0 + dy * t), static_cast<float>(dx),
+                   static_cast<float>(dy), s.chain, s.e_per_mm};
+          const int64_t gx = static_cast<int64_t>(std::floor(q.x / cell)), gy = static_cast<int64_t>(std::floor(q.y / cell));
+          grid[gx * 1000003 + gy].push_back(static_cast<uint32_t>(samples.size()));
+          samples.push_back(q);
+        }
+      }
+      for (const Sample& q : samples) {
+        const int64_t gx = static_cast<int64_t>(std::floor(q.x / cell)), gy = static_cast<int64_t>(std::floor(q.y / cell));
+        double best = 1e9;
+        for (int64_t ox = -1; ox <= 1; ++ox)
+          for (int64_t oy = -1; oy <= 1; ++oy) {
+            auto it = grid.find((gx + ox) * 1000003 + gy + oy);
+            if (it == grid.end()) continue;
+            for (uint32_t o : it->second) {
+              const Sample& r = samples[o];
+              if (r.chain == q.chain) continue;
+              if (std::fabs(q.dx * r.dx + q.dy * r.dy) < 0.97f) continue;
+              const double px = r.x - q.x, py = r.y - q.y;
+              const double along = std::fabs(px * q.dx + py * q.dy);
+              if (along > 0.5) continue;
+              best = std::min(best, std::fabs(px * q.dy - py * q.dx));
+            }
+          }
+        if (best > 0.1 && best < 1.5) {
+          spacing.push_back(best);
+          epm.push_back(q.epm / L.h);
+        }
+      }
+    }
+    if (spacing.size() >= 20) {
+      std::nth_element(spacing.begin(), spacing.begin() + spacing.size() / 2, spacing.end());
+      std::nth_element(epm.begin(), epm.begin() + epm.size() / 2, epm.end());
+      const double s = spacing[spacing.size() / 2], e_h = epm[epm.size() / 2];
+      if (e_h > 0) k_area = s / e_h;  // area = s * h = k * e_per_mm  ->  k = s / (e_per_mm / h)
+      const double d = std::sqrt(4 * k_area / kPi);
+      if (!(d > 1.0 && d < 3.5)) k_area = 0;
+    }
+    if (k_area == 0) {
+      // No nested loops (vase, single walls): assume the common filament that gives a plausible
+      // bead width for this layer height.
+      std::vector<float> e;
+      for (size_t i = 0; i < nseg; i += std::max<size_t>(1, nseg / 4096)) e.push_back(segs[i].e_per_mm);
+      std::nth_element(e.begin(), e.begin() + e.size() / 2, e.end());
+      const double med = e[e.size() / 2];
+      const double k175 = kPi * 1.75 * 1.75 / 4, k285 = kPi * 2.85 * 2.85 / 4;
+      // Nozzles are mostly 0.4 mm: take the filament whose bead width is nearer 0.45 mm.
+      const double rim = h_est * (1 - kPi / 4);
+      const double w175 = med * k175 / h_est + rim, w285 = med * k285 / h_est + rim;
+      k_area = std::fabs(std::log(w175 / 0.45)) <= std::fabs(std::log(w285 / 0.45)) ? k175 : k285;
+    }
+  }
+  auto bead_width = [&](const Segment& s, double h) {
+    const double w = s.e_per_mm * k_area / h + h * (1 - kPi / 4);
+    return std::min(std::max(w, 0.1), 3.0);
+  };
+  double w_typ = 0.45;
+  {
+    std::vector<float> e;
+    for (size_t i = 0; i < nseg; i += std::max<size_t>(1, nseg / 4096)) e.push_back(segs[i].e_per_mm);
+    std::nth_element(e.begin(), e.begin() + e.size() / 2, e.end());
+    Segment t{};
+    t.e_per_mm = e[e.size() / 2];
+    w_typ = bead_width(t, h_est);
+  }
+
+  // --- Global grid ---------------------------------------------------------------------------
+  float gx0 = 1e30f, gy0 = 1e30f, gx1 = -1e30f, gy1 = -1e30f;
+  for (const Segment& s : segs) {
+    gx0 = std::min({gx0, s.x0, s.x1});
+    gy0 = std::min({gy0, s.y0, s.y1});
+    gx1 = std::max({gx1, s.x0, s.x1});
+    gy1 = std::max({gy1, s.y0, s.y1});
+  }
+  // Cells a third of a bead wide; coarser only when the plate is absurdly large, so a window
+  // never exceeds about 2048 x 2048 cells (bounded memory whatever the coordinates).
+  double cs = std::min(std::max(w_typ / 2.5, 0.06), 0.3);
+  cs = std::max(cs, (std::max(gx1 - gx0, gy1 - gy0) + 20.0) / 2000.0);
+  {
+    // Bounded work whatever the file: all layers' windows together stay under ~1e8 cells.
+    double area = 0;
+    for (const Layer& L : layers) {
+      float lx0 = 1e30f, ly0 = 1e30f, lx1 = -1e30f, ly1 = -1e30f;
+      for (uint32_t m = 0; m < L.count; ++m) {
+        const Segment& s = segs[order[L.first + m]];
+        lx0 = std::min({lx0, s.x0, s.x1});
+        ly0 = std::min({ly0, s.y0, s.y1});
+        lx1 = std::max({lx1, s.x0, s.x1});
+        ly1 = std::max({ly1, s.y0, s.y1});
+      }
+      area += (double(lx1) - lx0 + 10.0) * (double(ly1) - ly0 + 10.0);
+    }
+    cs = std::max(cs, std::sqrt(area / 1.0e8));
+  }
+  const double ox = gx0 - 8.0, oy = gy0 - 8.0;
+  auto cell_x = [&](double x) { return static_cast<int32_t>(std::floor((x - ox) / cs)); };
+  auto cell_y = [&](double y) { return static_cast<int32_t>(std::floor((y - oy) / cs)); };
+
+  std::vector<Region> regions;
+  std::vector<uint8_t> occ;
+  std::vector<int32_t> lab;
+  std::vector<uint16_t> dist;
+  std::vector<int32_t> stack;
+  const double spacing = std::max(0.05, opt.point_spacing_mm);
+
+  for (size_t k = 0; k < nlayers; ++k) {
+    Layer& L = layers[k];
+    const double h = L.h;
+    double wmax = 0;
+    float lx0 = 1e30f, ly0 = 1e30f, lx1 = -1e30f, ly1 = -1e30f;
+    for (uint32_t m = 0; m < L.count; ++m) {
+      const Segment& s = segs[order[L.first + m]];
+      lx0 = std::min({lx0, s.x0, s.x1});
+      ly0 = std::min({ly0, s.y0, s.y1});
+      lx1 = std::max({lx1, s.x0, s.x1});
+      ly1 = std::max({ly1, s.y0, s.y1});
+      wmax = std::max(wmax, bead_width(s, h));
+    }
+    const int32_t wx0 = cell_x(lx0 - wmax) - 3, wy0 = cell_y(ly0 - wmax) - 3;
+    const int32_t W = cell_x(lx1 + wmax) + 4 - wx0, H = cell_y(ly1 + wmax) + 4 - wy0;
+    const size_t N = static_cast<size_t>(W) * H;
+    occ.assign(N, 0);
+    auto at = [&](int32_t x, int32_t y) { return static_cast<size_t>(y) * W + x; };
+
+    // Rasterise beads: bit 0 any bead, bit 1 a loop bead, bit 2 a non-loop bead.
+    for (uint32_t m = 0; m < L.count; ++m) {
+      const uint32_t si = order[L.first + m];
+      const Segment& s = segs[si];
+      const double r = 0.5 * bead_width(s, h);
+      const double sx = (s.x0 - ox) / cs - wx0, sy = (s.y0 - oy) / cs - wy0;
+      const double ex = (s.x1 - ox) / cs - wx0, ey = (s.y1 - oy) / cs - wy0;
+      const double rc = r / cs, rc2 = rc * rc;
+      const uint8_t bits = is_loop[si] ? 3 : 5;
+      // Pieces about a bead wide, so a diagonal infill line does not scan its whole bounding box.
+      const double plen = std::hypot(ex - sx, ey - sy);
+      const int pieces = std::max(1, static_cast<int>(std::ceil(plen / std::max(1.0, 2.0 * rc))));
+      for (int pc = 0; pc < pieces; ++pc) {
+        const double f0 = double(pc) / pieces, f1 = double(pc + 1) / pieces;
+        const double ax = sx + (ex - sx) * f0, ay = sy + (ey - sy) * f0;
+        const double bx = sx + (ex - sx) * f1, by = sy + (ey - sy) * f1;
+        const double dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy;
+        const int32_t cx0 = std::max(0, static_cast<int32_t>(std::floor(std::min(ax, bx) - rc))),
+                      cx1 = std::min(W - 1, static_cast<int32_t>(std::ceil(std::max(ax, bx) + rc)));
+        const int32_t cy0 = std::max(0, static_cast<int32_t>(std::floor(std::min(ay, by) - rc))),
+                      cy1 = std::min(H - 1, static_cast<int32_t>(std::ceil(std::max(ay, by) + rc)));
+        for (int32_t y = cy0; y <= cy1; ++y)
+          for (int32_t x = cx0; x <= cx1; ++x) {
+            const double px = x + 0.5 - ax, py = y + 0.5 - ay;
+            double t = l2 > 0 ? (px * dx + py * dy) / l2 : 0.0;
+            t = std::min(1.0, std::max(0.0, t));
+            const double qx = px - t * dx, qy = py - t * dy;
+            if (qx * qx + qy * qy <= rc2) occ[at(x, y)] |= bits;
+          }
+      }
+    }
+
+    // Chamfer (3-4) distance transform, in thirds of a cell, from occupied cells.
+    auto chamfer = [&](auto inside) {
+      dist.assign(N, 0);
+      const uint16_t big = 60000;
+      for (int32_t y = 0; y < H; ++y)
+        for (int32_t x = 0; x < W; ++x) {
+          const size_t i = at(x, y);
+          if (!inside(i)) continue;
+          uint32_t d = big;
+          if (x > 0) d = std::min<uint32_t>(d, dist[i - 1] + 3u);
+          if (y > 0) {
+            d = std::min<uint32_t>(d, dist[i - W] + 3u);
+            if (x > 0) d = std::min<uint32_t>(d, dist[i - W - 1] + 4u);
+            if (x + 1 < W) d = std::min<uint32_t>(d, dist[i - W + 1] + 4u);
+          } else {
+            d = 3;
+          }
+          if (x == 0) d = std::min<uint32_t>(d, 3u);
+          dist[i] = static_cast<uint16_t>(std::min<uint32_t>(d, big));
+        }
+      for (int32_t y = H - 1; y >= 0; --y)
+        for (int32_t x = W - 1; x >= 0; --x) {
+          const size_t i = at(x, y);
+          if (!inside(i)) continue;
+          uint32_t d = dist[i];
+          if (x + 1 < W) d = std::min<uint32_t>(d, dist[i + 1] + 3u);
+          else d = std::min<uint32_t>(d, 3u);
+          if (y + 1 < H) {
+            d = std::min<uint32_t>(d, dist[i + W] + 3u);
+            if (x + 1 < W) d = std::min<uint32_t>(d, dist[i + W + 1] + 4u);
+            if (x > 0) d = std::min<uint32_t>(d, dist[i + W - 1] + 4u);
+          } else {
+            d = std::min<uint32_t>(d, 3u);
+          }
+          dist[i] = static_cast<uint16_t>(d);
+        }
+    };
+
+    // Empty components: 0 = outside (reaches the border); others hole or gap.
+    lab.assign(N, -1);
+    chamfer([&](size_t i) { return occ[i] == 0; });
+    int32_t ncomp = 0;
+    // Chamfer units are thirds of a cell, counted to the first cell outside: a cell centre lies
+    // (d / 3 - 0.5) cells from the edge.
+    const double hole_depth = 3.0 * (0.5 * w_typ / cs + 0.5);
+    auto flood = [&](size_t seed, int32_t id, uint64_t& loop_adj, uint64_t& other_adj, uint32_t& depth) {
+      stack.clear();
+      stack.push_back(static_cast<int32_t>(seed));
+      lab[seed] = id;
+      while (!stack.empty()) {
+        const size_t i = static_cast<size_t>(stack.back());
+        stack.pop_back();
+        depth = std::max<uint32_t>(depth, dist[i]);
+        const int32_t x = static_cast<int32_t>(i % W), y = static_cast<int32_t>(i / W);
+        const int32_t nx[4] = {x - 1, x + 1, x, x}, ny[4] = {y, y, y - 1, y + 1};
+        for (int d = 0; d < 4; ++d) {
+          if (nx[d] < 0 || ny[d] < 0 || nx[d] >= W || ny[d] >= H) continue;
+          const size_t j = at(nx[d], ny[d]);
+          if (occ[j] == 0) {
+            if (lab[j] < 0) {
+              lab[j] = id;
+              stack.push_back(static_cast<int32_t>(j));
+            }
+          } else if (occ[j] & 4) {
+            ++other_adj;
+          } else {
+            ++loop_adj;
+          }
+        }
+      }
+    };
+    {
+      uint64_t a = 0, b = 0;
+      uint32_t d = 0;
+      flood(0, 0, a, b, d);
+      ncomp = 1;
+    }
+    std::vector<uint8_t> fill;  // per empty component: 1 = material (gap)
+    fill.push_back(0);
+    for (size_t i = 0; i < N; ++i) {
+      if (occ[i] != 0 || lab[i] >= 0) continue;
+      uint64_t loop_adj = 0, other_adj = 0;
+      uint32_t depth = 0;
+      flood(i, ncomp, loop_adj, other_adj, depth);
+      const bool hole = !spiral && depth >= hole_depth && loop_adj >= 9 * other_adj && loop_adj > 0;
+      fill.push_back(hole ? 0 : 1);
+      ++ncomp;
+    }
+    // Material mask in occ bit 3.
+    for (size_t i = 0; i < N; ++i)
+      if (occ[i] != 0 || fill[lab[i]]) occ[i] |= 8;
+
+    // Material regions (8-connected), measured and run-length encoded.
+    chamfer([&](size_t i) { return (occ[i] & 8) != 0; });
+    const uint32_t erode_units = static_cast<uint32_t>(std::ceil(3.0 * (0.75 * w_typ / cs + 0.5)));
+    lab.assign(N, -1);
+    const uint32_t base = static_cast<uint32_t>(regions.size());
+    for (size_t s0 = 0; s0 < N; ++s0) {
+      if (!(occ[s0] & 8) || lab[s0] >= 0) continue;
+      const int32_t id = static_cast<int32_t>(regions.size() - base);
+      regions.emplace_back();
+      Region& R = regions.back();
+      R.layer = static_cast<uint32_t>(k);
+      stack.clear();
+      stack.push_back(static_cast<int32_t>(s0));
+      lab[s0] = id;
+      while (!stack.empty()) {
+        const size_t i = static_cast<size_t>(stack.back());
+        stack.pop_back();
+        ++R.cells;
+        if (dist[i] >= erode_units) ++R.eroded;
+        const int32_t x = static_cast<int32_t>(i % W), y = static_cast<int32_t>(i / W);
+        for (int32_t oy2 = -1; oy2 <= 1; ++oy2)
+          for (int32_t ox2 = -1; ox2 <= 1; ++ox2) {
+            const int32_t xx = x + ox2, yy = y + oy2;
+            if (xx < 0 || yy < 0 || xx >= W || yy >= H) continue;
+            const size_t j = at(xx, yy);
+            if ((occ[j] & 8) && lab[j] < 0) {
+              lab[j] = id;
+              stack.push_back(static_cast<int32_t>(j));
+            }
+          }
+      }
+    }
+    for (uint32_t r = base; r < regions.size(); ++r) {
+      regions[r].bx0 = regions[r].by0 = INT32_MAX;
+      regions[r].bx1 = regions[r].by1 = INT32_MIN;
+      L.regions.push_back(r);
+    }
+    for (int32_t y = 0; y < H; ++y) {
+      int32_t x = 0;
+      while (x < W) {
+        const int32_t id = lab[at(x, y)];
+        if (id < 0) {
+          ++x;
+          continue;
+        }
+        int32_t e = x;
+        while (e + 1 < W && lab[at(e + 1, y)] == id) ++e;
+        Region& R = regions[base + id];
+        R.runs.push_back({y + wy0, x + wx0, e + wx0});
+        R.bx0 = std::min(R.bx0, x + wx0);
+        R.bx1 = std::max(R.bx1, e + wx0);
+        R.by0 = std::min(R.by0, y + wy0);
+        R.by1 = std::max(R.by1, y + wy0);
+        x = e + 1;
+      }
+    }
+
+    // Wall samples: along each bead, every `spacing` (phase carried along a chain), on each
+    // side whose neighbourhood just beyond the bead is not material.
+    auto material = [&](double x, double y) {
+      const int32_t cx = cell_x(x) - wx0, cy = cell_y(y) - wy0;
+      if (cx < 0 || cy < 0 || cx >= W || cy >= H) return false;
+      return (occ[at(cx, cy)] & 8) != 0;
+    };
+    uint32_t prev_chain = UINT32_MAX;
+    double phase = 0;
+    for (uint32_t m = 0; m < L.count; ++m) {
+      const Segment& s = segs[order[L.first + m]];
+      if (s.chain != prev_chain) {
+        phase = 0;
+        prev_chain = s.chain;
+      }
+      const double l = seg_len(s);
+      const double dx = (s.x1 - s.x0) / l, dy = (s.y1 - s.y0) / l;
+      const double half = 0.5 * bead_width(s, h);
+      const double probe = half + 1.5 * cs;
+      double t = phase;
+      for (; t < l; t += spacing) {
+        const double px = s.x0 + dx * t, py = s.y0 + dy * t;
+        const double pz = s.z0 + (s.z1 - s.z0) * (t / l);
+        const int32_t cx = cell_x(px) - wx0, cy = cell_y(py) - wy0;
+        if (cx < 0 || cy < 0 || cx >= W || cy >= H) continue;
+        const int32_t id = lab[at(cx, cy)];
+        if (id < 0) continue;
+        Region& R = regions[base + id];
+        for (int side = -1; side <= 1; side += 2) {
+          const double nx = -dy * side, ny = dx * side;
+          if (material(px + nx * probe, py + ny * probe)) continue;
+          // Also just beyond the bead's edge, so a neighbouring bead does not count as empty.
+          if (material(px + nx * (half + 0.5 * cs), py + ny * (half + 0.5 * cs)) &&
+              material(px + nx * (half + 2.5 * cs), py + ny * (half + 2.5 * cs)))
+            continue;
+          const float v[5] = {static_cast<float>(px + nx * half), static_cast<float>(py + ny * half),
+                              static_cast<float>(spiral ? pz : L.z), static_cast<float>(nx),
+                              static_cast<float>(ny)};
+          R.walls.insert(R.walls.end(), v, v + 5);
+        }
+      }
+      phase = t - l;
+    }
+  }
+  std::vector<uint8_t>().swap(occ);
+  std::vector<int32_t>().swap(lab);
+  std::vector<uint16_t>().swap(dist);
+
+  // --- Link regions across layers --------------------------------------------------------
+  const double link_dz = 1.6 * h_est + 1e-4;
+  for (size_t k = 1; k < nlayers; ++k) {
+    for (uint32_t r : layers[k].regions) {
+      for (size_t j = k; j-- > 0;) {
+        if (layers[k].z - layers[j].z > link_dz) break;
+        bool found = false;
+        for (uint32_t q : layers[j].regions)
+          if (runs_overlap(regions[r], regions[q])) {
+            regions[r].below.push_back(q);
+            regions[q].above.push_back(r);
+            found = true;
+          }
+        if (found) break;
+      }
+    }
+  }
+  // Union-find over all layers but the first: brims join neighbouring objects there.
+  UnionFind uf(regions.size());
+  for (uint32_t r = 0; r < regions.size(); ++r)
+    if (regions[r].layer > 0)
+      for (uint32_t q : regions[r].below)
+        if (regions[q].layer > 0) uf.unite(r, q);
+  for (uint32_t r = 0; r < regions.size(); ++r) {
+    if (regions[r].layer == 0 && regions[r].above.size() == 1) uf.unite(r, regions[r].above[0]);
+  }
+
+  // --- Objects ---------------------------------------------------------------------------
+  std::unordered_map<uint32_t, uint32_t> obj_of_root;
+  struct Obj {
+    uint64_t cells = 0, eroded = 0;
+    uint32_t lo = UINT32_MAX, hi = 0;
+    int32_t bx0 = INT32_MAX, by0 = INT32_MAX, bx1 = INT32_MIN, by1 = INT32_MIN;
+    bool keep = true;
+  };
+  std::vector<Obj> objs;
+  for (uint32_t r = 0; r < regions.size(); ++r) {
+    Region& R = regions[r];
+    if (R.layer == 0 && R.above.size() > 1) continue;  // split per point below
+    const uint32_t root = uf.find(r);
+    auto it = obj_of_root.find(root);
+    if (it == obj_of_root.end()) {
+      it = obj_of_root.emplace(root, static_cast<uint32_t>(objs.size())).first;
+      objs.emplace_back();
+    }
+    R.object = it->second;
+    Obj& O = objs[it->second];
+    if (!(R.layer == 0 && !R.above.empty())) {
+      O.cells += R.cells;
+      O.eroded += R.eroded;
+    }
+    O.lo = std::min(O.lo, R.layer);
+    O.hi = std::max(O.hi, R.layer);
+    O.bx0 = std::min(O.bx0, R.bx0);
+    O.by0 = std::min(O.by0, R.by0);
+    O.bx1 = std::max(O.bx1, R.bx1);
+    O.by1 = std::max(O.by1, R.by1);
+  }
+  uint32_t dropped = 0;
+  for (Obj& O : objs) {
+    if (O.cells == 0) {  // only a first layer that is all brim
+      O.keep = false;
+      continue;
+    }
+    if (O.eroded < 0.05 * O.cells) O.keep = false;  // thin: skirt, purge line, sparse support
+  }
+  for (size_t a = 0; a < objs.size(); ++a) {
+    if (!objs[a].keep || objs[a].hi - objs[a].lo > 3) continue;
+    for (size_t b = 0; b < objs.size(); ++b) {
+      if (a == b || !objs[b].keep) continue;
+      const int32_t cx = (objs[b].bx0 + objs[b].bx1) / 2, cy = (objs[b].by0 + objs[b].by1) / 2;
+      if (objs[a].bx0 < cx && cx < objs[a].bx1 && objs[a].by0 < cy && cy < objs[a].by1 &&
+          objs[b].hi - objs[b].lo > objs[a].hi - objs[a].lo) {
+        objs[a].keep = false;  // a short ring around a taller object: skirt / draft shield
+        break;
+      }
+    }
+  }
+  for (const Obj& O : objs) dropped += O.keep ? 0 : 1;
+  uint32_t kept = 0;
+  for (const Obj& O : objs) kept += O.keep ? 1 : 0;
+  if (kept > opt.max_objects)
+    throw Error(ErrorCode::limit_exceeded, name,
+                std::to_string(kept) + " separate printed objects (max_objects " + std::to_string(opt.max_objects) + ")");
+
+  // --- Points ----------------------------------------------------------------------------
+  struct Pts {
+    std::vector<float> p, n;
+    double area = 0;
+  };
+  std::vector<Pts> pts(objs.size());
+  auto region_h = [&](const Region& R) {
+    const Layer& L = layers[R.layer];
+    if (!R.below.empty()) return std::max(0.3 * h_est, double(L.z) - layers[regions[R.below[0]].layer].z);
+    return R.layer == 0 ? double(L.h) : std::min(double(L.z), h_est);
+  };
+  auto emit = [&](uint32_t o, double x, double y, double z, double nx, double ny, double nz, double area) {
+    if (o == UINT32_MAX || !objs[o].keep) return;
+    Pts& P = pts[o];
+    P.p.insert(P.p.end(), {static_cast<float>(x), static_cast<float>(y), static_cast<float>(z)});
+    P.n.insert(P.n.end(), {static_cast<float>(nx), static_cast<float>(ny), static_cast<float>(nz)});
+    P.area += area;
+  };
+  const int32_t brim_rad = static_cast<int32_t>(std::ceil(std::max(1.0, 2.0 * w_typ) / cs));
+  const int32_t skin_rad = static_cast<int32_t>(std::ceil(0.6 * w_typ / cs));
+  const int32_t stride = std::max<int32_t>(1, static_cast<int32_t>(std::lround(spacing / cs)));
+  const double skin_area = (stride * cs) * (stride * cs);
+  RunSet above_set, below_set;
+  std::vector<RunSet> single;
+  for (uint32_t r = 0; r < regions.size(); ++r) {
+    Region& R = regions[r];
+    const double h = region_h(R);
+    const Layer& L = layers[R.layer];
+    const bool split = R.layer == 0 && !R.above.empty();
+    // Owner of a first-layer point: the object of an above region within brim distance.
+    std::vector<const Region*> ab, be;
+    for (uint32_t q : R.above) ab.push_back(&regions[q]);
+    for (uint32_t q : R.below) be.push_back(&regions[q]);
+    single.clear();
+    if (split) {
+      single.resize(ab.size());
+      for (size_t i = 0; i < ab.size(); ++i) single[i].build({ab[i]});
+    }
+    auto owner = [&](double x, double y, int32_t rad) -> uint32_t {
+      if (!split) return R.object;
+      const int32_t cx = cell_x(x), cy = cell_y(y);
+      for (size_t i = 0; i < ab.size(); ++i)
+        if (single[i].near(cx, cy, rad)) return ab[i]->object;
+      return UINT32_MAX;
+    };
+    for (size_t i = 0; i + 5 <= R.walls.size(); i += 5) {
+      const float* v = &R.walls[i];
+      emit(owner(v[0], v[1], brim_rad), v[0], v[1], v[2] - 0.5 * h, v[3], v[4], 0.0, spacing * h);
+    }
+    std::vector<float>().swap(R.walls);
+    if (!opt.skins) continue;
+    above_set.build(ab);
+    below_set.build(be);
+    const bool top_possible = !split;
+    for (const Run& run : R.runs) {
+      if (run.y % stride != 0) continue;
+      int32_t x = run.x0 + ((stride - (run.x0 % stride)) % stride);
+      for (; x <= run.x1; x += stride) {
+        const double px = ox + (x + 0.5) * cs, py = oy + (run.y + 0.5) * cs;
+        if (top_possible && (R.above.empty() || !above_set.near(x, run.y, skin_rad)))
+          emit(R.object, px, py, L.z, 0, 0, 1, skin_area);
+        if (R.below.empty() || !below_set.near(x, run.y, skin_rad)) emit(owner(px, py, skin_rad), px, py, L.z - h, 0, 0, -1, skin_area);
+      }
+    }
+  }
+
+  // --- Surfaces --------------------------------------------------------------------------
+  std::vector<OrientedSurface> out;
+  for (size_t o = 0; o < objs.size(); ++o) {
+    if (!objs[o].keep || pts[o].p.empty()) continue;
+    OrientedSurface S;
+    const size_t n = pts[o].p.size() / 3;
+    const size_t cap = std::max<size_t>(1, opt.max_points_per_object);
+    if (n > cap) {
+      S.positions.reserve(cap * 3);
+      S.normals.reserve(cap * 3);
+      for (size_t j = 0; j < cap; ++j) {
+        const size_t i = static_cast<size_t>((static_cast<double>(j) + 0.5) * n / cap);
+        S.positions.insert(S.positions.end(), &pts[o].p[3 * i], &pts[o].p[3 * i] + 3);
+        S.normals.insert(S.normals.end(), &pts[o].n[3 * i], &pts[o].n[3 * i] + 3);
+      }
+    } else {
+      S.positions = std::move(pts[o].p);
+      S.normals = std::move(pts[o].n);
+    }
+    S.area_mm2 = pts[o].area;
+    S.walls_only = !opt.skins;
+    Box b;
+    b.min = {1e30f, 1e30f, 1e30f};
+    b.max = {-1e30f, -1e30f, -1e30f};
+    for (size_t i = 0; i < S.positions.size(); i += 3)
+      for (int a = 0; a < 3; ++a) {
+        b.min[a] = std::min(b.min[a], S.positions[i + a]);
+        b.max[a] = std::max(b.max[a], S.positions[i + a]);
+      }
+    S.bounds = b;
+    out.push_back(std::move(S));
+  }
+  std::sort(out.begin(), out.end(), [](const OrientedSurface& a, const OrientedSurface& b) {
+    if (std::fabs(a.bounds.min[1] - b.bounds.min[1]) > 1.0f) return a.bounds.min[1] < b.bounds.min[1];
+    return a.bounds.min[0] < b.bounds.min[0];
+  });
+  for (size_t i = 0; i < out.size(); ++i) out[i].name = "object " + std::to_string(i + 1);
+
+  stats.extruding_segments = nseg;
+  stats.layers = static_cast<uint32_t>(nlayers);
+  stats.objects = static_cast<uint32_t>(out.size());
+  stats.dropped_objects = dropped;
+  stats.layer_height_mm = h_est;
+  stats.extrusion_width_mm = w_typ;
+  stats.spiral = spiral;
+  return out;
+}
+
+}  // namespace gcode
+}  // namespace partscreen
