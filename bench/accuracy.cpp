@@ -76,6 +76,7 @@ void usage() {
 
 int main(int argc, char** argv) {
   size_t n_refs = 20, n_distractors = 100, baseline = 0;
+  bool verbose = false;
   uint64_t seed = 1;
   std::string folder, json_path, kinds_arg;
   ScanOptions opt;
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
     else if (a == "--flag") opt.flag_score = std::stod(next());
     else if (a == "--review") opt.review_score = std::stod(next());
     else if (a == "--threads") opt.threads = uint32_t(std::stoul(next()));
+    else if (a == "--verbose") verbose = true;
     else if (a == "--help" || a == "-h") { usage(); return 0; }
     else folder = a;
   }
@@ -187,6 +189,7 @@ int main(int argc, char** argv) {
       }
       c.detected = res.verdict == Verdict::flagged;
       c.right = c.top == c.ref;
+      if (verbose) std::fprintf(stderr, "\n%s %s: %s %.3f %.0f ms", c.ref.c_str(), c.name.c_str(), c.verdict.c_str(), c.score, c.ms);
       cases.push_back(c);
       std::fprintf(stderr, "\r%zu/%zu references", r + 1, ref_inputs.size());
     }
@@ -194,6 +197,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "\n");
   std::vector<Case> dcases;
   for (size_t d = 0; d < distractors.size(); ++d) {
+    if (verbose) std::fprintf(stderr, "\ndistractor %s", distractors[d].path.c_str());
     ScanResult res = scan_loaded({distractors[d]}, pack, opt);
     Case c;
     c.kind = "distractor";

@@ -15,7 +15,8 @@ int run_enroll(const Args& args) {
   const bool json = args.flag("--json");
   const std::string out = args.required("--out");
   std::vector<ReferenceInput> refs;
-  if (args.has("--manifest")) refs = read_manifest(args.text("--manifest"));
+  if (args.has("--manifest"))
+    refs = args.has("--root") ? read_manifest(args.text("--manifest"), args.text("--root")) : read_manifest(args.text("--manifest"));
   for (const std::string& f : args.positionals()) refs.push_back(ReferenceInput{f, "", args.text("--category"), ""});
   if (refs.empty())
     throw Error(ErrorCode::invalid_argument, "enroll", "no reference files: give FILE... or --manifest CSV");
@@ -66,6 +67,7 @@ const CommandSpec& enroll_command() {
         "relative to the manifest's folder). All files of one reference file form one reference\n"
         "(a part made of several bodies is enrolled as one). The pack is written atomically.\n";
     c.options = {opt_out("the pack file to write"), opt_manifest(),
+                 OptionSpec{"--root", "DIR", "the manifest's folder", "resolve the manifest's relative paths against DIR"},
                  OptionSpec{"--category", "NAME", "", "category for the FILE arguments (the manifest has its own column)"},
                  OptionSpec{"--name", "NAME", "the file stem of --out", "a name stored in the pack, shown in every scan report"},
                  opt_threads(), opt_json("a JSON summary of the pack,")};

@@ -11,7 +11,7 @@
 namespace partscreen::cli {
 namespace {
 
-void print_human(const ScanResult& r) {
+void print_human(const ScanResult& r, bool all) {
   const char* verdict = verdict_name(r.verdict);
   std::printf("verdict: %s\n", verdict);
   for (const FileReport& f : r.files) {
@@ -21,7 +21,12 @@ void print_human(const ScanResult& r) {
     else
       std::printf("  file %s: NOT READ (%s: %s)\n", f.path.c_str(), f.error_code.c_str(), f.error.c_str());
   }
+  size_t hidden = 0;
   for (const Match& m : r.matches) {
+    if (!all && m.score < r.review_score) {
+      ++hidden;
+      continue;
+    }
     const char* band = m.score >= r.flag_score ? "FLAGGED" : m.score >= r.review_score ? "review " : "below  ";
     std::printf("\n  %s reference '%s'%s%s%s\n", band, m.reference.c_str(), m.category.empty() ? "" : " [",
                 m.category.c_str(), m.category.empty() ? "" : "]");
@@ -34,6 +39,9 @@ void print_human(const ScanResult& r) {
     for (const MatchPart& p : m.parts)
       std::printf("          in %s, component %u: %.0f%% of the reference\n", p.file.c_str(), p.component, 100.0 * p.coverage);
   }
+  if (hidden)
+    std::printf("\n  (%zu weaker candidate%s below the review score not shown: --all or --json lists them)\n", hidden,
+                hidden == 1 ? "" : "s");
   std::printf("\n%.0f ms (load %.0f, features %.0f, candidates %.0f, verification %.0f), pack '%s'\n", r.timings.total_ms,
               r.timings.load_ms, r.timings.features_ms, r.timings.candidates_ms, r.timings.verify_ms, r.pack_name.c_str());
   switch (r.verdict) {
@@ -58,7 +66,7 @@ int run_scan(const Args& args) {
   for (const FileReport& f : result.files)
     if (!f.ok) print_error_line(Error(ErrorCode::malformed, f.path, f.error), "scan");
   if (json) print_json(scan_result_json(result));
-  else print_human(result);
+  else print_human(result, args.flag("--all"));
   switch (result.verdict) {
     case Verdict::clear: return kExitOk;
     case Verdict::review:
@@ -89,6 +97,7 @@ const CommandSpec& scan_command() {
     c.options = {opt_pack(),
                  OptionSpec{"--flag-score", "X", "0.70", "score at which a job is flagged"},
                  OptionSpec{"--review-score", "X", "0.45", "score at which a job goes to human review"},
+                 OptionSpec{"--all", "", "", "also list candidates that scored below the review score"},
                  opt_threads(), opt_json("the scan contract's JSON object (README: scan --json),")};
     for (OptionSpec& o : opt_load_limits()) c.options.push_back(o);
     c.examples =

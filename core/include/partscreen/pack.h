@@ -25,6 +25,9 @@ struct ReferenceInput {
 // Relative paths are taken relative to the manifest's folder. Throws Error on bad rows.
 std::vector<ReferenceInput> read_manifest(const std::string& csv_path);
 
+// Same, with relative paths taken relative to `base_dir` (e.g. where a package's data was unpacked).
+std::vector<ReferenceInput> read_manifest(const std::string& csv_path, const std::string& base_dir);
+
 struct EnrollOptions {
   LoadOptions load;
   std::string pack_name = "local";   // free text stored in the pack header

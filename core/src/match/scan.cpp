@@ -68,6 +68,7 @@ constexpr uint32_t kMatchDistance2 = 70u * 70u;  // descriptor pair threshold (q
 constexpr uint32_t kBeam = 2;
 constexpr float kCoverageTolerance = 0.015f;  // of the reference size, scaled
 constexpr float kNormalAgreement = 0.7f;       // cos 45 deg
+constexpr float kMinReferenceShare = 0.35f;    // placed reference size / part size, at least
 
 constexpr float kIcpFraction = 0.012f;
 
@@ -195,9 +196,11 @@ struct Coverage { double area = 0.0, salient = 0.0; };
 Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T,
                           std::vector<uint8_t>* covered) {
   const ReferenceRecord& rec = pack.reference_records[ref];
+  if (covered) covered->assign(rec.keypoint_count, 0);
+  // Too small for this part's sampling to tell (see kMinReferenceShare): explains nothing.
+  if (T.scale * rec.size_mm < kMinReferenceShare * size_of_area(part.area)) return Coverage{};
   const float tol = std::max(kCoverageTolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
   double hit = 0.0, total = 0.0, shit = 0.0, stotal = 0.0;
-  if (covered) covered->assign(rec.keypoint_count, 0);
   for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
     Vec3 p = T.apply(Eigen::Map<const Vec3>(kp.position));
@@ -340,10 +343,15 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     }
   }
   const size_t top = std::max(best_inliers[0], best_inliers[1]);
+  // A reference placed much smaller than the part cannot be checked at this part's sampling
+  // resolution (the coverage tolerance would be set by the sampling, not by the reference): the
+  // rung ladder stops at kRungRatio^kRungMin for the same reason.
+  const float min_size = kMinReferenceShare * size_of_area(part.area);
   for (int h = 0; h < 2; ++h) {
     if (best_inliers[h] < 4 || best_inliers[h] * 10 < top * 6) continue;
     PieceMatch m;
     m.transform = refine_icp(part, pack, ref, best[h]);
+    if (m.transform.scale * rec.size_mm < min_size) continue;
     Coverage c = measure_coverage(part, pack, ref, m.transform, &m.covered);
     m.coverage = c.area;
     m.score = c.salient;

@@ -81,6 +81,10 @@ std::vector<std::string> split_csv_line(const std::string& line) {
 }  // namespace
 
 std::vector<ReferenceInput> read_manifest(const std::string& csv_path) {
+  return read_manifest(csv_path, std::filesystem::path(csv_path).parent_path().string());
+}
+
+std::vector<ReferenceInput> read_manifest(const std::string& csv_path, const std::string& base_dir) {
   std::ifstream in(csv_path);
   if (!in) throw Error(ErrorCode::io, csv_path, "cannot open manifest");
   std::string line;
@@ -94,7 +98,7 @@ std::vector<ReferenceInput> read_manifest(const std::string& csv_path) {
     else if (header[i] == "label") col_label = i;
   }
   if (col_path < 0) throw Error(ErrorCode::malformed, csv_path, "manifest header has no 'path' column (expected path,id,category,label)");
-  const auto base = std::filesystem::path(csv_path).parent_path();
+  const auto base = std::filesystem::path(base_dir);
   std::vector<ReferenceInput> out;
   for (int row = 2; std::getline(in, line); ++row) {
     if (line.size() > 65536) throw Error(ErrorCode::limit_exceeded, csv_path, "line " + std::to_string(row) + " is longer than 64 KiB");
