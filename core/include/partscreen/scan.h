@@ -26,6 +26,12 @@ struct ScanOptions {
   double min_piece_coverage = 0.10;  // a piece must explain this much of a reference to count
   double report_score = 0.25;     // matches below this are not listed
   bool use_index = true;          // false: the naive baseline that verifies every reference
+  // Work bounds for hostile jobs (thousands of shells): parts below min_part_area_share of the
+  // largest part's area are specks that cannot carry a reference and are skipped; beyond
+  // max_parts only the largest are screened; the dense sampling budget is shared by all parts.
+  double min_part_area_share = 1e-4;
+  uint32_t max_parts = 512;
+  uint64_t max_job_points = 6'000'000;
 };
 
 // One file and component of the job that carries (part of) a matched reference.
@@ -72,6 +78,8 @@ struct ScanResult {
   std::vector<Match> matches;  // best first; includes review-band matches
   std::vector<FileReport> files;
   ScanTimings timings;
+  uint32_t parts_screened = 0;    // components and G-code objects screened
+  uint32_t parts_skipped = 0;     // specks and parts beyond max_parts (see ScanOptions)
   std::string pack_name;
   std::string pack_checksum;
   double flag_score = 0.0;    // the thresholds the verdict was taken with

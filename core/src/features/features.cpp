@@ -96,7 +96,12 @@ struct VoxelHash {
 }  // namespace
 
 Cloud voxel_average(const Cloud& in, float cell) {
-  const float inv = 1.f / cell;
+  // Voxel coordinates relative to the first point, with a cell no finer than 1/2^20 of the extent,
+  // so they fit in 32 bits whatever the units (see PointGrid).
+  Vec3 lo = in.size() ? in.points[0] : Vec3::Zero(), hi = lo;
+  for (const Vec3& p : in.points) { lo = lo.cwiseMin(p); hi = hi.cwiseMax(p); }
+  cell = std::max({cell, (hi - lo).maxCoeff() / float(1 << 20), 1e-12f});
+  const double inv = 1.0 / double(cell);
   std::unordered_map<VoxelKey, uint32_t, VoxelHash> slot;
   slot.reserve(in.size() / 2 + 16);
   struct Acc { Vec3 p = Vec3::Zero(); Vec3 n = Vec3::Zero(); float w = 0.f; float best_w = -1.f; Vec3 best_n = Vec3::Zero(); };
@@ -104,7 +109,8 @@ Cloud voxel_average(const Cloud& in, float cell) {
   std::vector<uint32_t> voxel_of(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     const Vec3& p = in.points[i];
-    VoxelKey k{int32_t(std::floor(p.x() * inv)), int32_t(std::floor(p.y() * inv)), int32_t(std::floor(p.z() * inv))};
+    VoxelKey k{int32_t(std::floor((double(p.x()) - lo.x()) * inv)), int32_t(std::floor((double(p.y()) - lo.y()) * inv)),
+               int32_t(std::floor((double(p.z()) - lo.z()) * inv))};
     auto [it, inserted] = slot.emplace(k, uint32_t(acc.size()));
     if (inserted) acc.emplace_back();
     voxel_of[i] = it->second;
@@ -145,14 +151,22 @@ Cloud voxel_average(const Cloud& in, float cell) {
 
 // ---------------------------------------------------------------- grid
 
-PointGrid::PointGrid(const std::vector<Vec3>& points, float cell) : points_(&points), cell_(cell), inv_cell_(1.f / cell) {
+PointGrid::PointGrid(const std::vector<Vec3>& points, float cell) : points_(&points), cell_(cell) {
   const size_t n = points.size();
-  std::vector<std::array<int32_t, 3>> cells(n);
-  std::vector<int64_t> keys(n);
-  for (size_t i = 0; i < n; ++i) {
-    cells[i] = {int32_t(std::floor(points[i].x() * inv_cell_)), int32_t(std::floor(points[i].y() * inv_cell_)),
-                int32_t(std::floor(points[i].z() * inv_cell_))};
+  // Origin at the bounding box's corner, and a cell no finer than 1/2^20 of the extent: cell
+  // coordinates stay small whatever the units and the part's position.
+  Vec3 lo = Vec3::Constant(0.f), hi = Vec3::Constant(0.f);
+  if (n) {
+    lo = hi = points[0];
+    for (const Vec3& p : points) { lo = lo.cwiseMin(p); hi = hi.cwiseMax(p); }
   }
+  const float extent = (hi - lo).maxCoeff();
+  cell_ = std::max({cell, extent / float(1 << 20), 1e-12f});
+  inv_cell_ = 1.0 / double(cell_);
+  for (int d = 0; d < 3; ++d) origin_[d] = lo[d];
+  std::vector<std::array<int32_t, 3>> cells(n);
+  for (size_t i = 0; i < n; ++i)
+    cells[i] = {cell_coord(points[i].x(), 0), cell_coord(points[i].y(), 1), cell_coord(points[i].z(), 2)};
   sorted_.resize(n);
   std::iota(sorted_.begin(), sorted_.end(), 0);
   std::sort(sorted_.begin(), sorted_.end(), [&](int32_t a, int32_t b) { return cells[a] < cells[b]; });
@@ -305,15 +319,15 @@ uint32_t descriptor_distance2(const uint8_t* a, const uint8_t* b) {
 
 namespace partscreen::detail {
 
-float dense_spacing(double area_mm2) {
+float dense_spacing(double area_mm2, size_t max_points) {
   float L = size_of_area(area_mm2);
   float s = kDenseFraction * L;
-  float cap = float(std::sqrt(area_mm2 / double(kMaxDensePoints)));
+  float cap = float(std::sqrt(area_mm2 / double(std::max<size_t>(max_points, 1))));
   return std::max(s, cap);
 }
 
-Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2) {
-  const float spacing = dense_spacing(area_mm2);
+Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2, size_t max_points) {
+  const float spacing = dense_spacing(area_mm2, max_points);
   Cloud out;
   uint64_t seed = 0x9E3779B97F4A7C15ull;
   for (const ComponentInfo& c : components) {

@@ -21,6 +21,8 @@
 #include <Eigen/Core>
 #include <Eigen/Geometry>
 #include <Eigen/LU>
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -102,9 +104,17 @@ private:
     return (int64_t(x) * 73856093) ^ (int64_t(y) * 19349663) ^ (int64_t(z) * 83492791);
   }
   size_t slot_of(int x, int y, int z) const;
+  // Cell coordinates of a point, relative to the grid's origin and clamped so that no query, however
+  // far or large, can overflow an int.
+  int cell_coord(float v, int axis) const {
+    double c = std::floor((double(v) - origin_[axis]) * inv_cell_);
+    return int(std::clamp(c, -double(kCellLimit), double(kCellLimit)));
+  }
+  static constexpr int kCellLimit = 1 << 22;
   const std::vector<Vec3>* points_ = nullptr;
   float cell_ = 1.f;
-  float inv_cell_ = 1.f;
+  double inv_cell_ = 1.0;
+  double origin_[3] = {0.0, 0.0, 0.0};
   std::vector<int32_t> sorted_;          // point indices grouped by cell
   struct Slot { int32_t x, y, z; uint32_t begin, end; };
   std::vector<Slot> table_;              // open addressing; end == 0 marks empty
@@ -115,10 +125,18 @@ template <class F>
 void PointGrid::for_each_within(const Vec3& q, float radius, F&& f) const {
   if (empty()) return;
   const float r2 = radius * radius;
-  const int x0 = int(std::floor((q.x() - radius) * inv_cell_)), x1 = int(std::floor((q.x() + radius) * inv_cell_));
-  const int y0 = int(std::floor((q.y() - radius) * inv_cell_)), y1 = int(std::floor((q.y() + radius) * inv_cell_));
-  const int z0 = int(std::floor((q.z() - radius) * inv_cell_)), z1 = int(std::floor((q.z() + radius) * inv_cell_));
+  const int x0 = cell_coord(q.x() - radius, 0), x1 = cell_coord(q.x() + radius, 0);
+  const int y0 = cell_coord(q.y() - radius, 1), y1 = cell_coord(q.y() + radius, 1);
+  const int z0 = cell_coord(q.z() - radius, 2), z1 = cell_coord(q.z() + radius, 2);
   const auto& pts = *points_;
+  // A radius much larger than the cell would visit (radius/cell)^3 mostly empty cells: past the
+  // number of points, testing every point is cheaper and keeps each query O(n) at worst.
+  const double cells = (double(x1) - x0 + 1) * (double(y1) - y0 + 1) * (double(z1) - z0 + 1);
+  if (cells > double(sorted_.size())) {
+    for (int32_t idx : sorted_)
+      if ((pts[idx] - q).squaredNorm() <= r2) f(idx);
+    return;
+  }
   for (int x = x0; x <= x1; ++x)
     for (int y = y0; y <= y1; ++y)
       for (int z = z0; z <= z1; ++z) {
@@ -138,9 +156,10 @@ namespace partscreen::detail {
 
 // Dense cloud of the given components of a mesh, at kDenseFraction of the size L of their
 // combined area (coarser when that would exceed kMaxDensePoints). Deterministic.
-Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2);
+Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2,
+                  size_t max_points = kMaxDensePoints);
 
-// Dense cloud spacing used for a shape of this area.
-float dense_spacing(double area_mm2);
+// Dense cloud spacing used for a shape of this area (coarser when max_points would be exceeded).
+float dense_spacing(double area_mm2, size_t max_points = kMaxDensePoints);
 
 }  // namespace partscreen::detail

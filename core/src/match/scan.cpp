@@ -72,8 +72,8 @@ constexpr float kMinReferenceShare = 0.35f;    // placed reference size / part s
 
 constexpr float kIcpFraction = 0.012f;
 
-void build_part_features(Part& part) {
-  part.dense_spacing = dense_spacing(part.area);
+void build_part_features(Part& part, size_t points_per_part) {
+  part.dense_spacing = dense_spacing(part.area, points_per_part);
   part.dense_grid = PointGrid(part.dense.points, std::max(part.dense_spacing * 4.f, 1e-6f));
   const float L = size_of_area(part.area);
   part.coarse = voxel_average(part.dense, std::max(kIcpFraction * L, part.dense_spacing));
@@ -405,11 +405,28 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       parts.push_back(std::move(p));
     }
   }
+  // Bounded work whatever the job: drop specks, keep the largest max_parts, share the point budget.
+  {
+    double largest = 0.0;
+    for (const Part& p : parts) largest = std::max(largest, p.area);
+    const size_t before = parts.size();
+    parts.erase(std::remove_if(parts.begin(), parts.end(),
+                               [&](const Part& p) { return p.area < options.min_part_area_share * largest; }),
+                parts.end());
+    if (parts.size() > options.max_parts) {
+      std::stable_sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.area > b.area; });
+      parts.resize(options.max_parts);
+    }
+    result.parts_skipped = uint32_t(before - parts.size());
+    result.parts_screened = uint32_t(parts.size());
+  }
+  const size_t points_per_part =
+      std::clamp<size_t>(options.max_job_points / std::max<size_t>(parts.size(), 1), 6000, kMaxDensePoints);
   tbb::parallel_for(size_t(0), parts.size(), [&](size_t i) {
     Part& p = parts[i];
     const LoadedFile& file = *files[p.file];
     if (p.component < file.components.size()) {
-      p.dense = dense_cloud(file.mesh, {file.components[p.component]}, p.area);
+      p.dense = dense_cloud(file.mesh, {file.components[p.component]}, p.area, points_per_part);
     } else {
       const OrientedSurface& s = file.surfaces[p.component - file.components.size()];
       Cloud raw = cloud_from_surface(s);
@@ -417,9 +434,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         p.area = 0.0;
         for (float w : raw.weights) p.area += w;
       }
-      p.dense = voxel_average(raw, dense_spacing(p.area));
+      p.dense = voxel_average(raw, dense_spacing(p.area, points_per_part));
     }
-    build_part_features(p);
+    build_part_features(p, points_per_part);
   });
   result.timings.features_ms = ms_since(t_features);
 

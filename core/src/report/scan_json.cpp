@@ -57,6 +57,7 @@ std::string scan_result_json(const ScanResult& r) {
                             {"candidates_ms", r3(r.timings.candidates_ms)},
                             {"verify_ms", r3(r.timings.verify_ms)},
                             {"total_ms", r3(r.timings.total_ms)}}},
+           {"parts", json{{"screened", r.parts_screened}, {"skipped", r.parts_skipped}}},
            {"pack", json{{"name", r.pack_name}, {"checksum", r.pack_checksum}}},
            {"thresholds", json{{"flag_score", r4(r.flag_score)}, {"review_score", r4(r.review_score)}}},
            {"partscreen_version", version_string()}};
