@@ -28,6 +28,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
+// PARTSCREEN_DEBUG=1 prints the candidate and verification stages to stderr (for tuning).
+bool debug_enabled() {
+  static const bool on = std::getenv("PARTSCREEN_DEBUG") != nullptr;
+  return on;
+}
+
 // One connected piece of the job (a mesh component or a G-code object).
 struct Part {
   uint32_t file = 0;
@@ -285,7 +291,11 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   auto ref_nrm = [&](const Pair* p) { return Vec3(Eigen::Map<const Vec3>(pack.keypoints[p->pack_kp].normal)); };
   const float R = rec.radius_mm;
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<size_t> pick(0, pairs.size() - 1);
+  // Samples favour salient reference keypoints (edges, holes, bosses): pairs on flat faces are
+  // ambiguous, and on a thin or flat piece they are nearly all of them.
+  std::vector<double> sample_weight(pairs.size());
+  for (size_t i = 0; i < pairs.size(); ++i) sample_weight[i] = 0.1 + pack.keypoints[pairs[i]->pack_kp].salience;
+  std::discrete_distribution<size_t> pick(sample_weight.begin(), sample_weight.end());
   Similarity best[2];            // [0] proper, [1] mirrored
   size_t best_inliers[2] = {0, 0};
   std::vector<Vec3> src(6), dst(6);
@@ -374,11 +384,6 @@ const char* verdict_name(Verdict v) {
 
 namespace {
 
-// PARTSCREEN_DEBUG=1 prints the candidate and verification stages to stderr (for tuning).
-bool debug_enabled() {
-  static const bool on = std::getenv("PARTSCREEN_DEBUG") != nullptr;
-  return on;
-}
 
 void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack, const ScanOptions& options,
                   ScanResult& result) {
@@ -536,6 +541,11 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       if (has_pairs) {
         std::vector<PieceMatch> again;
         verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5151ull + i, again, scale, hand);
+        if (debug_enabled())
+          for (const PieceMatch& m : again)
+            std::fprintf(stderr, "  re-verify ref %s part %u rung %d: coverage %.3f scale %.3f mirrored %d\n",
+                         pd.references[ref].id.c_str(), i, rung_for_scale(parts[i], rec, scale), m.coverage, m.transform.scale,
+                         int(m.transform.mirrored()));
         for (PieceMatch& m : again)
           if (consistent(m) && (!have || m.score > best.score)) {
             m.part = i;
