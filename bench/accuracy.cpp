@@ -94,6 +94,8 @@ int main(int argc, char** argv) {
     else if (a == "--review") opt.review_score = std::stod(next());
     else if (a == "--threads") opt.threads = uint32_t(std::stoul(next()));
     else if (a == "--verbose") verbose = true;
+    else if (a == "--tolerance") opt.coverage_tolerance = std::stod(next());
+    else if (a == "--normal") opt.normal_agreement = std::stod(next());
     else if (a == "--help" || a == "-h") { usage(); return 0; }
     else folder = a;
   }

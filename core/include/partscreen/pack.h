@@ -55,6 +55,16 @@ struct EnrollReport {
 EnrollReport enroll(const std::vector<ReferenceInput>& references, const std::string& out_path,
                     const EnrollOptions& options = {});
 
+// A reference already in memory (the service, the Python binding, benchmarks).
+struct ReferenceMesh {
+  ReferenceInput input;  // id (required), category, label; path is only used in messages
+  Mesh mesh;             // millimetres
+};
+
+// Same as enroll(), for meshes in memory. Throws Error naming the first reference that failed.
+EnrollReport enroll_meshes(const std::vector<ReferenceMesh>& references, const std::string& out_path,
+                           const EnrollOptions& options = {});
+
 struct PackData;  // defined in core/src/pack; opaque to users
 
 // A loaded pack. Cheap to copy (shared, immutable). Thread-safe for concurrent scans.

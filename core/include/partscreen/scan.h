@@ -25,6 +25,10 @@ struct ScanOptions {
   double min_vote = 0.04;         // fraction of a reference's keypoints hit in the index to verify it
   double min_piece_coverage = 0.10;  // a piece must explain this much of a reference to count
   double report_score = 0.25;     // matches below this are not listed
+  // Fit criterion: a reference keypoint counts as found when the upload's surface passes within
+  // coverage_tolerance x (reference size) of it with a normal within acos(normal_agreement).
+  double coverage_tolerance = 0.015;
+  double normal_agreement = 0.7;
   bool use_index = true;          // false: the naive baseline that verifies every reference
   // Work bounds for hostile jobs (thousands of shells): parts below min_part_area_share of the
   // largest part's area are specks that cannot carry a reference and are skipped; beyond

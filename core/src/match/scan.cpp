@@ -72,8 +72,6 @@ bool scale_allowed(float s) {
 
 constexpr uint32_t kMatchDistance2 = 70u * 70u;  // descriptor pair threshold (quantised units)
 constexpr uint32_t kBeam = 2;
-constexpr float kCoverageTolerance = 0.015f;  // of the reference size, scaled
-constexpr float kNormalAgreement = 0.7f;       // cos 45 deg
 constexpr float kMinReferenceShare = 0.35f;    // placed reference size / part size, at least
 
 constexpr float kIcpFraction = 0.012f;
@@ -199,13 +197,16 @@ std::vector<Vote> tally(const std::vector<Pair>& pairs, const PackData& pack) {
 // Coverage of reference keypoints by the part's dense surface under transform T.
 struct Coverage { double area = 0.0, salient = 0.0; };
 
+// The fit criterion (ScanOptions::coverage_tolerance, normal_agreement).
+struct FitCriterion { float tolerance = 0.015f; float normal = 0.7f; };
+
 Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T,
-                          std::vector<uint8_t>* covered) {
+                          const FitCriterion& fit, std::vector<uint8_t>* covered) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   if (covered) covered->assign(rec.keypoint_count, 0);
   // Too small for this part's sampling to tell (see kMinReferenceShare): explains nothing.
   if (T.scale * rec.size_mm < kMinReferenceShare * size_of_area(part.area)) return Coverage{};
-  const float tol = std::max(kCoverageTolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
+  const float tol = std::max(fit.tolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
   double hit = 0.0, total = 0.0, shit = 0.0, stotal = 0.0;
   for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
@@ -216,7 +217,7 @@ Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, 
     stotal += kp.weight * kp.salience;
     bool ok = false;
     part.dense_grid.for_each_within(p, tol, [&](int i) {
-      if (!ok && part.dense.normals[i].dot(n) > kNormalAgreement) ok = true;
+      if (!ok && part.dense.normals[i].dot(n) > fit.normal) ok = true;
     });
     if (ok) {
       hit += kp.weight;
@@ -278,7 +279,7 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
 // other pieces agree with. fixed_scale > 0 (with `hand`) constrains hypotheses to a scale and
 // handedness already known from another piece of the same reference.
 void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung, const std::vector<Pair>& all_pairs,
-                  uint64_t seed, std::vector<PieceMatch>& out, float fixed_scale = 0.f,
+                  uint64_t seed, const FitCriterion& fit, std::vector<PieceMatch>& out, float fixed_scale = 0.f,
                   Handedness hand = Handedness::best) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   std::vector<const Pair*> pairs;
@@ -362,7 +363,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     PieceMatch m;
     m.transform = refine_icp(part, pack, ref, best[h]);
     if (m.transform.scale * rec.size_mm < min_size) continue;
-    Coverage c = measure_coverage(part, pack, ref, m.transform, &m.covered);
+    Coverage c = measure_coverage(part, pack, ref, m.transform, fit, &m.covered);
     m.coverage = c.area;
     m.score = c.salient;
     out.push_back(std::move(m));
@@ -470,10 +471,11 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   result.timings.candidates_ms = ms_since(t_candidates);
 
   auto t_verify = Clock::now();
+  const FitCriterion fit{float(options.coverage_tolerance), float(options.normal_agreement)};
   std::vector<std::vector<PieceMatch>> verified(tasks.size());
   tbb::parallel_for(size_t(0), tasks.size(), [&](size_t t) {
     const Task& task = tasks[t];
-    verify_piece(parts[task.part], pd, task.ref, task.rung, pairs[task.part], 0x1234567ull + t, verified[t]);
+    verify_piece(parts[task.part], pd, task.ref, task.rung, pairs[task.part], 0x1234567ull + t, fit, verified[t]);
     for (PieceMatch& m : verified[t]) m.part = task.part;
   });
   std::vector<PieceMatch> pieces;
@@ -530,7 +532,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         PieceMatch same;
         same.part = i;
         same.transform = anchor.transform;
-        Coverage c = measure_coverage(parts[i], pd, ref, anchor.transform, &same.covered);
+        Coverage c = measure_coverage(parts[i], pd, ref, anchor.transform, fit, &same.covered);
         same.coverage = c.area;
         same.score = c.salient;
         if (same.coverage >= options.min_piece_coverage && (!have || same.score > best.score)) { best = std::move(same); have = true; }
@@ -540,7 +542,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         if (pd.keypoints[p.pack_kp].reference == ref) { has_pairs = true; break; }
       if (has_pairs) {
         std::vector<PieceMatch> again;
-        verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5151ull + i, again, scale, hand);
+        verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5151ull + i, fit, again, scale, hand);
         if (debug_enabled())
           for (const PieceMatch& m : again)
             std::fprintf(stderr, "  re-verify ref %s part %u rung %d: coverage %.3f scale %.3f mirrored %d\n",

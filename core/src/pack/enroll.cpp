@@ -10,6 +10,8 @@
 #include <sstream>
 #include <unistd.h>
 
+#include <cmath>
+
 #include "features/features.h"
 #include "features/params.h"
 #include "pack/pack_data.h"
@@ -31,8 +33,25 @@ struct Enrolled {
   detail::Features features;
 };
 
-Enrolled describe_reference(const ReferenceInput& in, const LoadOptions& load) {
-  LoadedFile file = load_file(in.path, load);
+// A mesh handed over in memory gets the same clean-up, split and limits as a file.
+LoadedFile loaded_from_mesh_internal(Mesh mesh, const std::string& name, const LoadOptions& load) {
+  LoadedFile f;
+  f.path = name;
+  if (mesh.triangle_count() > load.max_triangles)
+    throw Error(ErrorCode::limit_exceeded, name, std::to_string(mesh.triangle_count()) + " triangles, over the limit");
+  for (float c : mesh.positions)
+    if (!std::isfinite(c) || std::fabs(c) > load.max_coordinate_mm)
+      throw Error(ErrorCode::invalid_coordinates, name, "a coordinate is not finite or beyond the coordinate limit");
+  for (uint32_t i : mesh.indices)
+    if (i >= mesh.vertex_count()) throw Error(ErrorCode::malformed, name, "a triangle refers to a missing vertex");
+  f.clean = clean_mesh(mesh);
+  f.components = split_components(mesh);
+  f.mesh = std::move(mesh);
+  if (f.components.empty()) throw Error(ErrorCode::empty, name, "no triangles");
+  return f;
+}
+
+Enrolled describe_loaded(const ReferenceInput& in, const LoadedFile& file) {
   Enrolled e;
   e.info.id = in.id.empty() ? std::filesystem::path(in.path).stem().string() : in.id;
   e.info.category = in.category;
@@ -54,6 +73,10 @@ Enrolled describe_reference(const ReferenceInput& in, const LoadOptions& load) {
     throw Error(ErrorCode::empty, in.path, "too little surface detail to enrol (" + std::to_string(e.features.size()) + " keypoints)");
   e.info.keypoint_count = uint32_t(e.features.size());
   return e;
+}
+
+Enrolled describe_reference(const ReferenceInput& in, const LoadOptions& load) {
+  return describe_loaded(in, load_file(in.path, load));
 }
 
 std::vector<std::string> split_csv_line(const std::string& line) {
@@ -118,23 +141,10 @@ std::vector<ReferenceInput> read_manifest(const std::string& csv_path, const std
   return out;
 }
 
-EnrollReport enroll(const std::vector<ReferenceInput>& refs, const std::string& out_path, const EnrollOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
-  if (refs.empty()) throw Error(ErrorCode::invalid_argument, out_path, "no reference files to enrol");
-  std::vector<Enrolled> enrolled(refs.size());
-  std::vector<std::exception_ptr> errors(refs.size());
-  tbb::task_arena arena(options.threads ? int(options.threads) : tbb::task_arena::automatic);
-  arena.execute([&] {
-    tbb::parallel_for(size_t(0), refs.size(), [&](size_t i) {
-      try {
-        enrolled[i] = describe_reference(refs[i], options.load);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
-  });
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+namespace {
+
+EnrollReport write_enrolled(std::vector<Enrolled>& enrolled, const std::string& out_path, const EnrollOptions& options,
+                            std::chrono::steady_clock::time_point t0) {
   // Ids must be unique: a reviewer reads them.
   {
     std::vector<std::string> ids;
@@ -196,6 +206,49 @@ EnrollReport enroll(const std::vector<ReferenceInput>& refs, const std::string& 
   report.pack_bytes = bytes.size();
   report.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return report;
+}
+
+}  // namespace
+
+EnrollReport enroll(const std::vector<ReferenceInput>& refs, const std::string& out_path, const EnrollOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (refs.empty()) throw Error(ErrorCode::invalid_argument, out_path, "no reference files to enrol");
+  std::vector<Enrolled> enrolled(refs.size());
+  std::vector<std::exception_ptr> errors(refs.size());
+  tbb::task_arena arena(options.threads ? int(options.threads) : tbb::task_arena::automatic);
+  arena.execute([&] {
+    tbb::parallel_for(size_t(0), refs.size(), [&](size_t i) {
+      try {
+        enrolled[i] = describe_reference(refs[i], options.load);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  });
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return write_enrolled(enrolled, out_path, options, t0);
+}
+
+EnrollReport enroll_meshes(const std::vector<ReferenceMesh>& refs, const std::string& out_path, const EnrollOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (refs.empty()) throw Error(ErrorCode::invalid_argument, out_path, "no references to enrol");
+  std::vector<Enrolled> enrolled(refs.size());
+  std::vector<std::exception_ptr> errors(refs.size());
+  tbb::task_arena arena(options.threads ? int(options.threads) : tbb::task_arena::automatic);
+  arena.execute([&] {
+    tbb::parallel_for(size_t(0), refs.size(), [&](size_t i) {
+      try {
+        if (refs[i].input.id.empty()) throw Error(ErrorCode::invalid_argument, refs[i].input.path, "a reference mesh needs an id");
+        enrolled[i] = describe_loaded(refs[i].input, loaded_from_mesh_internal(refs[i].mesh, refs[i].input.path, options.load));
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  });
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return write_enrolled(enrolled, out_path, options, t0);
 }
 
 }  // namespace partscreen

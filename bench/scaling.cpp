@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Scan time against pack size (issue: matching engine, speed targets).
+// Builds packs of N distinct references from a folder of meshes: the real parts, then copies
+// stretched by a random anisotropic scale (a different shape to the engine, which is only
+// similarity-invariant). Scans the same uploads (~100k triangles: real parts subdivided, half of
+// them enrolled) against every pack size on one thread, and reports median and p95 scan times,
+// the ratio between sizes, and whether the enrolled uploads were still found.
+#include <Eigen/Geometry>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "partscreen/partscreen.h"
+#include "partscreen/variants.h"
+
+namespace fs = std::filesystem;
+using namespace partscreen;
+
+namespace {
+
+double pct(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * (v.size() - 1) + 0.5))];
+}
+
+Mesh stretched(const Mesh& m, std::mt19937_64& rng) {
+  std::uniform_real_distribution<float> u(0.6f, 1.6f);
+  Mesh out = m;
+  const float s[3] = {u(rng), u(rng), u(rng)};
+  for (size_t i = 0; i < out.positions.size(); ++i) out.positions[i] *= s[i % 3];
+  return out;
+}
+
+// Midpoint subdivision (1 -> 4) until the mesh has at least `target` triangles.
+Mesh grown(Mesh m, size_t target) {
+  while (m.triangle_count() < target) m = make_variant(m, VariantKind::subdivide, 1).files[0];
+  return m;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string folder;
+  std::vector<size_t> sizes{100, 1000};
+  size_t queries = 10, upload_triangles = 100000;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--sizes") {
+      sizes.clear();
+      std::string list = next();
+      for (size_t p = 0; p < list.size();) {
+        size_t q = list.find(',', p);
+        sizes.push_back(std::stoul(list.substr(p, q - p)));
+        p = q == std::string::npos ? list.size() : q + 1;
+      }
+    } else if (a == "--queries") queries = std::stoul(next());
+    else if (a == "--triangles") upload_triangles = std::stoul(next());
+    else if (a == "--help") { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] FOLDER"); return 0; }
+    else folder = a;
+  }
+  if (folder.empty()) { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] FOLDER"); return 2; }
+  std::vector<std::string> files;
+  for (auto& e : fs::recursive_directory_iterator(folder))
+    if (e.is_regular_file() && (e.path().extension() == ".stl" || e.path().extension() == ".STL")) files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  std::mt19937_64 rng(42);
+  std::shuffle(files.begin(), files.end(), rng);
+  std::vector<Mesh> base;
+  for (const auto& f : files) {
+    try { base.push_back(load_file(f).mesh); } catch (const Error&) {}
+  }
+  // Uploads: the first queries/2 base parts are enrolled (they sit first in every pack); the rest
+  // come from the end of the folder and are never enrolled.
+  std::vector<std::pair<LoadedFile, std::string>> uploads;
+  for (size_t q = 0; q < queries; ++q) {
+    const bool enrolled = q % 2 == 0;
+    const size_t idx = enrolled ? q / 2 : base.size() - 1 - q / 2;
+    Mesh m = grown(make_variant(base[idx], VariantKind::rigid, q).files[0], upload_triangles);
+    uploads.push_back({loaded_from_mesh(std::move(m), "upload" + std::to_string(q)), enrolled ? "ref" + std::to_string(idx) : ""});
+  }
+  std::printf("| references | pack MiB | enrol s | scan p50 ms | scan p95 ms | enrolled uploads found | others clear |\n|---|---|---|---|---|---|---|\n");
+  std::vector<double> medians;
+  std::vector<ReferenceMesh> refs;
+  std::mt19937_64 shape_rng(7);
+  for (size_t n : sizes) {
+    while (refs.size() < n) {
+      size_t i = refs.size();
+      ReferenceMesh r;
+      r.input.id = "ref" + std::to_string(i);
+      r.mesh = i < base.size() / 2 ? base[i] : stretched(base[i % base.size()], shape_rng);
+      refs.push_back(std::move(r));
+    }
+    const std::string pack_path = (fs::temp_directory_path() / ("partscreen-scaling-" + std::to_string(n) + ".pack")).string();
+    auto t0 = std::chrono::steady_clock::now();
+    EnrollReport er = enroll_meshes(refs, pack_path);
+    double enrol_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    Pack pack = Pack::open(pack_path);
+    ScanOptions opt;
+    opt.threads = 1;
+    std::vector<double> ms;
+    size_t found = 0, found_total = 0, clear = 0, clear_total = 0;
+    for (auto& [up, expect] : uploads) {
+      ScanResult r = scan_loaded({up}, pack, opt);
+      ms.push_back(r.timings.total_ms);
+      if (!expect.empty()) {
+        ++found_total;
+        found += r.verdict == Verdict::flagged && !r.matches.empty() && r.matches[0].reference == expect;
+      } else {
+        ++clear_total;
+        clear += r.verdict == Verdict::clear;
+      }
+    }
+    medians.push_back(pct(ms, 0.5));
+    std::printf("| %zu | %.1f | %.0f | %.1f | %.1f | %zu/%zu | %zu/%zu |\n", n, double(er.pack_bytes) / 1048576.0, enrol_s, pct(ms, 0.5),
+                pct(ms, 0.95), found, found_total, clear, clear_total);
+    std::fflush(stdout);
+    std::remove(pack_path.c_str());
+  }
+  for (size_t i = 1; i < sizes.size(); ++i)
+    std::printf("scan median %zu refs / %zu refs: %.2fx\n", sizes[i], sizes[i - 1], medians[i] / std::max(1e-9, medians[i - 1]));
+  return 0;
+}
