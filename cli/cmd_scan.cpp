@@ -31,8 +31,9 @@ void print_human(const ScanResult& r, bool all) {
     std::printf("\n  %s reference '%s'%s%s%s\n", band, m.reference.c_str(), m.category.empty() ? "" : " [",
                 m.category.c_str(), m.category.empty() ? "" : "]");
     if (!m.label.empty() && m.label != m.reference) std::printf("          %s\n", m.label.c_str());
-    std::printf("          score %.2f (flag at %.2f, review at %.2f); %.0f%% of the reference's surface found\n", m.score,
+    std::printf("          score %.2f (flag at %.2f, review at %.2f); %.0f%% of the reference's surface found,\n", m.score,
                 r.flag_score, r.review_score, 100.0 * m.coverage);
+    std::printf("          making up %.0f%% of the carrying part%s\n", 100.0 * m.explained, m.parts.size() == 1 ? "" : "s");
     std::printf("          scale %.3f%s, %s\n", m.scale,
                 std::fabs(m.scale - 25.4) / 25.4 < 0.1 || std::fabs(m.scale * 25.4 - 1) < 0.1 ? " (an inch/mm unit change)" : "",
                 m.mirrored ? "mirrored" : "not mirrored");

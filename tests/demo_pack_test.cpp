@@ -49,7 +49,7 @@ TEST_F(DemoPack, MatchesManifest) {
     EXPECT_EQ(a.reference(i).keypoint_count, b.reference(i).keypoint_count);
   }
   // Enrolment is deterministic, so a stale committed pack shows here: run scripts/make-demo-pack.sh.
-  EXPECT_EQ(a.checksum_hex(), b.checksum_hex()) << "models/reference/demo.pack is stale: run scripts/make-demo-pack.sh";
+  EXPECT_EQ(a.content_hex(), b.content_hex()) << "models/reference/demo.pack is stale: run scripts/make-demo-pack.sh";
 }
 
 TEST_F(DemoPack, CatchesDisguisedReferencesAndClearsOthers) {

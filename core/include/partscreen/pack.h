@@ -77,7 +77,9 @@ public:
   const std::string& path() const;
   const std::string& name() const;
   uint32_t format_version() const;
-  std::string checksum_hex() const;         // identifies the pack's content in audit records
+  std::string checksum_hex() const;         // BLAKE2b-256 of the whole file: identifies this exact pack file
+  std::string content_hex() const;          // BLAKE2b-256 after the header: equal for packs enrolled from
+                                            // the same references with the same partscreen
   size_t reference_count() const;
   const ReferenceInfo& reference(size_t i) const;
   uint64_t file_bytes() const;

@@ -51,6 +51,8 @@ struct Match {
   std::string label;
   double score = 0.0;     // 0..1, what the verdict thresholds apply to
   double coverage = 0.0;  // fraction of the reference's surface found, all pieces together
+  double explained = 0.0; // fraction of the carrying parts' own surface the reference accounts for
+                          // (low: the reference is a region of something larger, e.g. fused)
   double scale = 1.0;     // upload size / reference size
   bool mirrored = false;
   std::array<double, 16> transform{};  // row-major 4x4, reference -> upload (first piece)

@@ -61,6 +61,7 @@ struct PieceMatch {
   Similarity transform;
   double coverage = 0.0;  // fraction of the reference's area explained
   double score = 0.0;     // the same, weighted by keypoint salience
+  double explained = 0.0; // fraction of the part's own surface the placed reference accounts for
   std::vector<uint8_t> covered;  // per reference keypoint
 };
 
@@ -73,6 +74,10 @@ bool scale_allowed(float s) {
 constexpr uint32_t kMatchDistance2 = 70u * 70u;  // descriptor pair threshold (quantised units)
 constexpr uint32_t kBeam = 2;
 constexpr float kMinReferenceShare = 0.35f;    // placed reference size / part size, at least
+constexpr double kExplainedEnough = 0.6;       // a part this much explained by the reference is it (or a piece)
+constexpr double kLookalikePenalty = 4.0;      // see penalised_score
+constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be assembled from
+constexpr size_t kMaxReverifiedParts = 24;     // RANSAC re-verifications per reference and handedness
 
 constexpr float kIcpFraction = 0.012f;
 
@@ -231,6 +236,40 @@ Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, 
   return c;
 }
 
+// The other direction: how much of the part's own surface the placed reference accounts for. A
+// part that IS the reference (or a piece of it) is almost fully explained; a different part that
+// merely contains a look-alike region is not. Reference surface is known only at its keypoints,
+// so a part point counts when it lies on the tangent plane (surface normal) of a nearby keypoint.
+double explained_fraction(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T,
+                          const FitCriterion& fit) {
+  const ReferenceRecord& rec = pack.reference_records[ref];
+  std::vector<Vec3> pos(rec.keypoint_count), nrm(rec.keypoint_count);
+  for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+    const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
+    pos[k] = T.apply(Eigen::Map<const Vec3>(kp.position));
+    nrm[k] = (T.rotation * Eigen::Map<const Vec3>(kp.surface_normal)).normalized();
+  }
+  const float spacing = kKeypointFraction * rec.size_mm * T.scale;
+  const float reach = 1.2f * spacing;
+  const float plane = std::max(2.f * fit.tolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
+  PointGrid grid(pos, reach);
+  const size_t n = part.dense.size();
+  const size_t stride = std::max<size_t>(1, n / 4000);
+  double hit = 0.0, total = 0.0;
+  for (size_t i = 0; i < n; i += stride) {
+    const Vec3& q = part.dense.points[i];
+    const Vec3& m = part.dense.normals[i];
+    const float w = part.dense.weights[i];
+    total += w;
+    bool ok = false;
+    grid.for_each_within(q, reach, [&](int k) {
+      if (!ok && std::fabs((q - pos[k]).dot(nrm[k])) <= plane && nrm[k].dot(m) > fit.normal) ok = true;
+    });
+    if (ok) hit += w;
+  }
+  return total > 0 ? hit / total : 0.0;
+}
+
 // Iterative closest point (similarity, handedness fixed) from reference keypoints to the part's
 // dense cloud, with normal-compatible, distance-gated pairs shrinking each round.
 Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Similarity T) {
@@ -366,6 +405,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     Coverage c = measure_coverage(part, pack, ref, m.transform, fit, &m.covered);
     m.coverage = c.area;
     m.score = c.salient;
+    m.explained = explained_fraction(part, pack, ref, m.transform, fit);
     out.push_back(std::move(m));
   }
 }
@@ -510,6 +550,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   std::vector<uint32_t> refs_found;
   for (auto& [ref, list] : by_ref) refs_found.push_back(ref);
   std::sort(refs_found.begin(), refs_found.end());
+  const std::vector<std::vector<Vote>>& votes_of = votes;
   // Per reference and handedness: the anchor, then the best consistent piece of every other part.
   auto assemble = [&](uint32_t ref, const PieceMatch& anchor) {
     const ReferenceRecord& rec = pd.reference_records[ref];
@@ -521,26 +562,41 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
              std::fabs(std::log(m.transform.scale / scale)) <= std::log(1.15);
     };
     std::vector<PieceMatch> chosen{anchor};
-    const size_t max_parts = 64;
-    for (uint32_t i = 0; i < parts.size() && chosen.size() < max_parts; ++i) {
-      if (i == anchor.part) continue;
+    // Which other parts could be pieces of this placed reference: not larger than it, and (for the
+    // costly re-verification) with votes for it. Bounded per reference: a job of a thousand shells
+    // must not cost a thousand RANSACs per candidate.
+    const float placed_area = float(rec.area_mm2) * scale * scale;
+    std::vector<std::pair<double, uint32_t>> order;  // (votes, part)
+    for (uint32_t i = 0; i < parts.size(); ++i) {
+      if (i == anchor.part || parts[i].area > 1.3 * placed_area) continue;
+      double votes = 0.0;
+      for (const Vote& v : votes_of[i])
+        if (v.reference == ref) votes = v.strength;
+      order.push_back({votes, i});
+    }
+    std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    size_t reverified = 0;
+    for (const auto& [votes, i] : order) {
+      if (chosen.size() >= kMaxAssemblyParts) break;
       PieceMatch best;
       bool have = false;
       for (size_t t : list)
         if (pieces[t].part == i && consistent(pieces[t]) && (!have || pieces[t].score > best.score)) { best = pieces[t]; have = true; }
-      if (parts[i].file == parts[anchor.part].file) {
+      // Pieces saved without being moved (any file of the job) sit where the anchor says.
+      {
         PieceMatch same;
         same.part = i;
         same.transform = anchor.transform;
         Coverage c = measure_coverage(parts[i], pd, ref, anchor.transform, fit, &same.covered);
         same.coverage = c.area;
         same.score = c.salient;
-        if (same.coverage >= options.min_piece_coverage && (!have || same.score > best.score)) { best = std::move(same); have = true; }
+        if (same.coverage >= options.min_piece_coverage) {
+          same.explained = explained_fraction(parts[i], pd, ref, anchor.transform, fit);
+          if (!have || same.score > best.score) { best = std::move(same); have = true; }
+        }
       }
-      bool has_pairs = false;
-      for (const Pair& p : pairs[i])
-        if (pd.keypoints[p.pack_kp].reference == ref) { has_pairs = true; break; }
-      if (has_pairs) {
+      if (votes >= 0.5 * options.min_vote && reverified < kMaxReverifiedParts) {
+        ++reverified;
         std::vector<PieceMatch> again;
         verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5151ull + i, fit, again, scale, hand);
         if (debug_enabled())
@@ -574,6 +630,21 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     }
     return std::make_pair(covered, used);
   };
+  // The parts' explained fraction, weighted by part area.
+  auto explained_of = [&](const std::vector<PieceMatch>& used) {
+    double num = 0.0, den = 0.0;
+    for (const PieceMatch& u : used) {
+      num += u.explained * parts[u.part].area;
+      den += parts[u.part].area;
+    }
+    return den > 0 ? num / den : 0.0;
+  };
+  // Incomplete coverage inside parts that are mostly something else is weak evidence: the score
+  // drops with both (a fused part keeps its score because its coverage is near complete; a piece
+  // keeps it because it is mostly reference surface).
+  auto penalised_score = [&](double s, double e) {
+    return std::max(0.0, s - kLookalikePenalty * std::max(0.0, kExplainedEnough - e) * (1.0 - s));
+  };
   struct Assembly { std::vector<uint8_t> covered; std::vector<PieceMatch> used; double score = -1.0; };
   std::vector<Assembly> assembled(refs_found.size());
   tbb::parallel_for(size_t(0), refs_found.size(), [&](size_t r) {
@@ -591,7 +662,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         stotal += kp.weight * kp.salience;
         if (covered[k]) shit += kp.weight * kp.salience;
       }
-      double score = stotal > 0 ? shit / stotal : 0.0;
+      const double score = penalised_score(stotal > 0 ? shit / stotal : 0.0, explained_of(used));
       if (score > assembled[r].score) assembled[r] = Assembly{std::move(covered), std::move(used), score};
     }
   });
@@ -614,7 +685,8 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     match.category = info.category;
     match.label = info.label;
     match.coverage = total > 0 ? hit / total : 0.0;
-    match.score = stotal > 0 ? shit / stotal : 0.0;
+    match.explained = explained_of(used);
+    match.score = penalised_score(stotal > 0 ? shit / stotal : 0.0, match.explained);
     match.scale = first.transform.scale;
     match.mirrored = first.transform.mirrored();
     const Similarity& T = first.transform;

@@ -29,9 +29,19 @@ namespace {
   throw Error(ErrorCode::invalid_pack, path, why);
 }
 
-void blake2b(const uint8_t* data, size_t size, uint8_t out[32]) {
+
+// The pack checksum: BLAKE2b-256 over the whole file with the checksum field itself zeroed, so
+// every header byte (name, creation time, reserved) is protected too.
+void pack_checksum(const uint8_t* bytes, size_t size, uint8_t out[32]) {
   if (sodium_init() < 0) throw Error(ErrorCode::internal, "", "libsodium failed to initialise");
-  crypto_generichash(out, 32, data, size, nullptr, 0);
+  PackHeader h;
+  std::memcpy(&h, bytes, sizeof h);
+  std::memset(h.checksum, 0, sizeof h.checksum);
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, 32);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&h), sizeof h);
+  crypto_generichash_update(&st, bytes + sizeof h, size - sizeof h);
+  crypto_generichash_final(&st, out, 32);
 }
 
 std::string hex(const uint8_t* d, size_t n) {
@@ -64,7 +74,7 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
   if (h.section_count != kSectionCount) bad(path, "corrupt header (section count)");
   if (verify_checksum) {
     uint8_t sum[32];
-    blake2b(bytes + kPackHeaderBytes, size - kPackHeaderBytes, sum);
+    pack_checksum(bytes, size, sum);
     if (std::memcmp(sum, h.checksum, 32) != 0) bad(path, std::string("checksum mismatch: the pack is corrupt or was modified.") + next);
   }
   const uint64_t table_end = kPackHeaderBytes + uint64_t(kSectionCount) * sizeof(SectionEntry);
@@ -155,6 +165,8 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
     if (v.word_offsets[w] > v.word_offsets[w + 1]) bad(path, "corrupt pack: inverted lists");
   for (uint32_t e = 0; e < h.keypoint_count; ++e)
     if (v.word_entries[e] >= h.keypoint_count) bad(path, "corrupt pack: inverted list entry out of range");
+  if (sodium_init() < 0) throw Error(ErrorCode::internal, "", "libsodium failed to initialise");
+  crypto_generichash(data->content.data(), 32, bytes + kPackHeaderBytes, size - kPackHeaderBytes, nullptr, 0);
   data->storage = std::move(storage);
   return data;
 }
@@ -180,7 +192,9 @@ std::vector<uint8_t> write_pack_bytes(const std::string& name, const std::vector
   h.word_count = uint32_t(vocab.word_offsets.size() - 1);
   h.descriptor_bytes = kDescriptorBytes;
   h.section_count = kSectionCount;
-  h.created_unix = uint64_t(std::time(nullptr));
+  // Reproducible builds: SOURCE_DATE_EPOCH, when set, replaces the clock.
+  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
+  h.created_unix = epoch ? std::strtoull(epoch, nullptr, 10) : uint64_t(std::time(nullptr));
   add(name, h.name_offset, h.name_length);
   std::vector<ReferenceRecord> records = records_in;
   for (size_t r = 0; r < refs.size(); ++r) {
@@ -211,7 +225,9 @@ std::vector<uint8_t> write_pack_bytes(const std::string& name, const std::vector
   std::memcpy(out.data() + kPackHeaderBytes, table.data(), table.size() * sizeof(SectionEntry));
   for (size_t i = 0; i < kSectionCount; ++i)
     if (blobs[i].bytes) std::memcpy(out.data() + table[i].offset, blobs[i].data, blobs[i].bytes);
-  blake2b(out.data() + kPackHeaderBytes, out.size() - kPackHeaderBytes, h.checksum);
+  std::memset(h.checksum, 0, sizeof h.checksum);
+  std::memcpy(out.data(), &h, sizeof h);
+  pack_checksum(out.data(), out.size(), h.checksum);
   std::memcpy(out.data(), &h, sizeof h);
   return out;
 }
@@ -258,6 +274,7 @@ const std::string& Pack::path() const { return data_->path; }
 const std::string& Pack::name() const { return data_->name; }
 uint32_t Pack::format_version() const { return data_->format_version; }
 std::string Pack::checksum_hex() const { return detail::hex(data_->checksum.data(), 32); }
+std::string Pack::content_hex() const { return detail::hex(data_->content.data(), 32); }
 size_t Pack::reference_count() const { return data_->references.size(); }
 const ReferenceInfo& Pack::reference(size_t i) const { return data_->references.at(i); }
 uint64_t Pack::file_bytes() const { return data_->file_bytes; }

@@ -16,7 +16,8 @@ struct PackData {
   std::string name;
   uint32_t format_version = 0;
   uint64_t file_bytes = 0;
-  std::array<uint8_t, 32> checksum{};
+  std::array<uint8_t, 32> checksum{};  // whole file (checksum field zeroed)
+  std::array<uint8_t, 32> content{};   // everything after the header: same references, same content
   std::vector<ReferenceInfo> references;
   const detail::ReferenceRecord* reference_records = nullptr;
   const detail::KeypointRecord* keypoints = nullptr;

@@ -30,6 +30,7 @@ std::string scan_result_json(const ScanResult& r) {
                            {"label", m.label},
                            {"score", r4(m.score)},
                            {"coverage", r4(m.coverage)},
+                           {"explained", r4(m.explained)},
                            {"scale", r4(m.scale)},
                            {"mirrored", m.mirrored},
                            {"transform", transform},
