@@ -31,7 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto& v = pack->vocabulary;
     for (uint32_t n = 0; n < v.node_count; ++n) {
       const auto& node = v.nodes[n];
-      sink = sink + uint64_t(v.centroids[size_t(n) * partscreen::detail::kDescriptorBytes]);
+      uint32_t bits;  // touch the centroid without converting an arbitrary float
+      std::memcpy(&bits, &v.centroids[size_t(n) * partscreen::detail::kDescriptorBytes], 4);
+      sink = sink + bits;
       if (node.child_count == 0) {
         if (node.word >= v.word_count) __builtin_trap();
       } else if (uint64_t(node.first_child) + node.child_count > v.node_count) {
