@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang in build-fuzz (ASan + UBSan) and runs each for
 # SECONDS (default 60). Findings land in build-fuzz/findings/<target>/, the corpus grows in
-# build-fuzz/corpus/<target>/.   Usage: scripts/fuzz.sh [SECONDS]
+# build-fuzz/corpus/<target>/.   Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+# Targets: fuzz_stl (STL reader + components), pack_fuzz (signature-pack parser); default: all.
 set -euo pipefail
 SECONDS_PER_TARGET="${1:-60}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -9,14 +10,22 @@ B="$ROOT/build-fuzz"
 CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPARTSCREEN_BUILD_FUZZ=ON -DPARTSCREEN_SANITIZE=ON -DPARTSCREEN_BUILD_TESTS=OFF -DPARTSCREEN_BUILD_BENCH=OFF \
   -DPARTSCREEN_WITH_OCCT=OFF >/dev/null
-ninja -C "$B" -j2 fuzz_stl fuzz_make_seeds
-for target in fuzz_stl; do
+TARGETS=("${@:2}")
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_stl pack_fuzz)
+ninja -C "$B" -j2 "${TARGETS[@]}" fuzz_make_seeds partscreen
+for target in "${TARGETS[@]}"; do
   corpus="$B/corpus/$target"; findings="$B/findings/$target"
   mkdir -p "$corpus" "$findings"
-  if [ -z "$(ls -A "$corpus")" ]; then
+  max_len=65536
+  if [ "$target" = pack_fuzz ]; then
+    max_len=131072  # a one-reference pack is ~60 KiB
+    if [ -z "$(ls -A "$corpus")" ]; then  # seed: a real pack of one small benign part
+      "$B/cli/partscreen" enroll --threads 2 --out "$corpus/seed.pack" /usr/share/assimp/models/STL/Spider_binary.stl >/dev/null
+    fi
+  elif [ -z "$(ls -A "$corpus")" ]; then
     "$B/fuzz/fuzz_make_seeds" "$corpus" /usr/share/assimp/models/STL/* 2>/dev/null || true
   fi
   echo "== $target for ${SECONDS_PER_TARGET}s (corpus $(ls "$corpus" | wc -l) files)"
-  (cd "$findings" && "$B/fuzz/$target" -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=2048 \
+  (cd "$findings" && "$B/fuzz/$target" -max_total_time="$SECONDS_PER_TARGET" -max_len="$max_len" -rss_limit_mb=2048 \
      -timeout=10 -print_final_stats=1 "$corpus") 2>&1 | tail -25
 done

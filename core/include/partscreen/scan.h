@@ -33,7 +33,7 @@ struct ScanOptions {
   // Work bounds for hostile jobs (thousands of shells): parts below min_part_area_share of the
   // largest part's area are specks that cannot carry a reference and are skipped; beyond
   // max_parts only the largest are screened; the dense sampling budget is shared by all parts.
-  double min_part_area_share = 1e-4;
+  double min_part_area_share = 1e-6;
   uint32_t max_parts = 512;
   uint64_t max_job_points = 6'000'000;
 };

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The matching engine end to end on real meshes: CGAL's sample parts are enrolled once, then every
+// transformation of the variant suite (partscreen/variants.h) is scanned for every reference.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+#include <array>
+#include <random>
+#include <unordered_map>
+
+#include <gtest/gtest.h>
+
+#include "engine_fixtures.h"
+#include "partscreen/partscreen.h"
+#include "partscreen/variants.h"
+
+namespace partscreen::test {
+namespace {
+
+
+// ---------------------------------------------------------------- mirror symmetry
+// A part congruent to its own mirror image has no handedness to recover, so the `mirrored` flag of
+// a match is meaningless for it. Decided here from the geometry alone (not from the engine):
+// the part is mirror-symmetric when reflecting its surface across some plane through its area
+// centroid maps it onto itself within 1.5% of its bounding-box diagonal. Candidate plane normals
+// are a Fibonacci half-sphere, the best few refined by local search (gears need fine angles).
+using P3 = std::array<double, 3>;
+
+struct SurfaceSamples {
+  std::vector<P3> points;
+  double cell = 1.0;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> grid;
+  uint64_t key(const P3& p) const {
+    auto q = [&](double x) { return uint64_t(int64_t(std::floor(x / cell)) + (1 << 20)) & 0x1fffff; };
+    return (q(p[0]) << 42) | (q(p[1]) << 21) | q(p[2]);
+  }
+  bool near(const P3& p, double tol) const {
+    const double t2 = tol * tol;
+    for (int dx = -1; dx <= 1; ++dx)
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dz = -1; dz <= 1; ++dz) {
+          auto it = grid.find(key(P3{p[0] + dx * cell, p[1] + dy * cell, p[2] + dz * cell}));
+          if (it == grid.end()) continue;
+          for (uint32_t i : it->second) {
+            const P3& s = points[i];
+            double d2 = (s[0] - p[0]) * (s[0] - p[0]) + (s[1] - p[1]) * (s[1] - p[1]) + (s[2] - p[2]) * (s[2] - p[2]);
+            if (d2 <= t2) return true;
+          }
+        }
+    return false;
+  }
+};
+
+bool mirror_symmetric(const Mesh& m) {
+  // Area-weighted surface samples (deterministic), area centroid, diagonal.
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const size_t nt = m.triangle_count();
+  std::vector<double> cum(nt);
+  P3 centroid{0, 0, 0}, lo{1e300, 1e300, 1e300}, hi{-1e300, -1e300, -1e300};
+  double total = 0;
+  auto v = [&](uint32_t i) { return P3{m.positions[3 * i], m.positions[3 * i + 1], m.positions[3 * i + 2]}; };
+  for (size_t t = 0; t < nt; ++t) {
+    P3 a = v(m.indices[3 * t]), b = v(m.indices[3 * t + 1]), c = v(m.indices[3 * t + 2]);
+    P3 e1{b[0] - a[0], b[1] - a[1], b[2] - a[2]}, e2{c[0] - a[0], c[1] - a[1], c[2] - a[2]};
+    P3 x{e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]};
+    double area = 0.5 * std::sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+    total += area;
+    cum[t] = total;
+    for (int d = 0; d < 3; ++d) {
+      centroid[d] += area * (a[d] + b[d] + c[d]) / 3.0;
+      lo[d] = std::min({lo[d], a[d], b[d], c[d]});
+      hi[d] = std::max({hi[d], a[d], b[d], c[d]});
+    }
+  }
+  for (double& c : centroid) c /= total;
+  const double diag = std::sqrt((hi[0] - lo[0]) * (hi[0] - lo[0]) + (hi[1] - lo[1]) * (hi[1] - lo[1]) + (hi[2] - lo[2]) * (hi[2] - lo[2]));
+  SurfaceSamples s;
+  s.cell = 0.015 * diag;
+  for (int i = 0; i < 40000; ++i) {
+    size_t t = size_t(std::lower_bound(cum.begin(), cum.end(), u(rng) * total) - cum.begin());
+    t = std::min(t, nt - 1);
+    double r1 = std::sqrt(u(rng)), r2 = u(rng);
+    P3 a = v(m.indices[3 * t]), b = v(m.indices[3 * t + 1]), c = v(m.indices[3 * t + 2]), p;
+    for (int d = 0; d < 3; ++d) p[d] = (1 - r1) * a[d] + r1 * (1 - r2) * b[d] + r1 * r2 * c[d];
+    s.grid[s.key(p)].push_back(uint32_t(s.points.size()));
+    s.points.push_back(p);
+  }
+  const size_t queries = 400;
+  auto agreement = [&](P3 n) {
+    double len = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+    for (double& x : n) x /= len;
+    size_t hit = 0;
+    for (size_t q = 0; q < queries; ++q) {
+      const P3& p = s.points[q * 97 % s.points.size()];
+      double d = 0;
+      for (int k = 0; k < 3; ++k) d += (p[k] - centroid[k]) * n[k];
+      P3 r{p[0] - 2 * d * n[0], p[1] - 2 * d * n[1], p[2] - 2 * d * n[2]};
+      hit += s.near(r, s.cell);
+    }
+    return double(hit) / queries;
+  };
+  std::vector<std::pair<double, P3>> start;
+  const int n_dirs = 1500;
+  for (int i = 0; i < n_dirs; ++i) {  // Fibonacci half-sphere
+    double z = 1.0 - double(i) / n_dirs, r = std::sqrt(1 - z * z), phi = i * 2.399963229728653;
+    P3 n{r * std::cos(phi), r * std::sin(phi), z};
+    start.push_back({agreement(n), n});
+  }
+  std::sort(start.begin(), start.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  double best = 0;
+  for (size_t k = 0; k < 6 && k < start.size(); ++k) {
+    auto [score, n] = start[k];
+    for (double step = 0.04; step > 0.002; step *= 0.5) {
+      bool moved = true;
+      while (moved) {
+        moved = false;
+        for (int d = 0; d < 3; ++d)
+          for (double sgn : {-1.0, 1.0}) {
+            P3 t = n;
+            t[d] += sgn * step;
+            double a = agreement(t);
+            if (a > score) { score = a; n = t; moved = true; }
+          }
+      }
+    }
+    best = std::max(best, score);
+  }
+  return best >= 0.97;
+}
+
+ScanOptions two_threads() {
+  ScanOptions o;
+  o.threads = 2;
+  return o;
+}
+
+std::vector<LoadedFile> job_of(const Variant& v) {
+  std::vector<LoadedFile> job;
+  for (size_t f = 0; f < v.files.size(); ++f)
+    job.push_back(loaded_from_mesh(v.files[f], v.name + ".file" + std::to_string(f) + ".stl"));
+  return job;
+}
+
+// One pack of seven references for the whole file.
+class Engine : public ::testing::Test {
+public:
+  static void SetUpTestSuite() {
+    if (!have_cgal_data() || pack_) return;
+    dir_ = new TempDir("partscreen_match");
+    EnrollOptions eo;
+    eo.threads = 2;
+    eo.pack_name = "match_test";
+    enroll(reference_inputs(reference_stems()), dir_->file("refs.pack"), eo);
+    pack_ = new Pack(Pack::open(dir_->file("refs.pack")));
+    meshes_ = new std::map<std::string, Mesh>;
+    for (const std::string& s : reference_stems()) (*meshes_)[s] = load_file(cgal_mesh(s)).mesh;
+    // Plate fillers: parts that are not enrolled.
+    plate_ = new std::vector<Mesh>;
+    for (const char* s : {"oblong", "cylinder"}) plate_->push_back(load_file(cgal_mesh(s)).mesh);
+  }
+  static void TearDownTestSuite() {
+    delete pack_;
+    delete meshes_;
+    delete plate_;
+    delete dir_;
+    pack_ = nullptr;
+    meshes_ = nullptr;
+    plate_ = nullptr;
+    dir_ = nullptr;
+  }
+
+protected:
+  void SetUp() override { PARTSCREEN_REQUIRE_CGAL_DATA(); }
+  static const Pack& pack() { return *pack_; }
+  static const Mesh& mesh(const std::string& stem) { return meshes_->at(stem); }
+  static const std::vector<Mesh>& plate() { return *plate_; }
+  static bool symmetric(const std::string& stem) {
+    static std::map<std::string, bool> cache;
+    auto it = cache.find(stem);
+    return it != cache.end() ? it->second : (cache[stem] = mirror_symmetric(mesh(stem)));
+  }
+
+  static TempDir* dir_;
+  static Pack* pack_;
+  static std::map<std::string, Mesh>* meshes_;
+  static std::vector<Mesh>* plate_;
+};
+TempDir* Engine::dir_ = nullptr;
+Pack* Engine::pack_ = nullptr;
+std::map<std::string, Mesh>* Engine::meshes_ = nullptr;
+std::vector<Mesh>* Engine::plate_ = nullptr;
+
+struct Case {
+  std::string stem;
+  VariantKind kind;
+};
+
+std::vector<Case> all_cases() {
+  std::vector<Case> out;
+  for (const std::string& s : reference_stems())
+    for (VariantKind k : all_variant_kinds()) out.push_back(Case{s, k});
+  return out;
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  std::string n = info.param.stem + "_" + variant_name(info.param.kind);
+  for (char& c : n)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return n;
+}
+
+class Variants : public Engine, public ::testing::WithParamInterface<Case> {};
+
+#ifndef PARTSCREEN_SLOW_TESTS
+// The transformations that keep the whole part in one piece, unchanged but for a similarity and
+// surface noise: flagged for every reference (measured at seed 1: lowest score 0.874, handle
+// under rigid and subdivide+noise).
+bool exact_whole_part(VariantKind k) {
+  switch (k) {
+    case VariantKind::decimate:
+    case VariantKind::pieces:
+    case VariantKind::plate:
+    case VariantKind::fused: return false;
+    default: return true;
+  }
+}
+
+TEST_P(Variants, FoundAsTheRightReference) {
+  const Case& c = GetParam();
+  const Variant v = make_variant(mesh(c.stem), c.kind, 1, plate());
+  const std::vector<LoadedFile> job = job_of(v);
+  const ScanResult r = scan_loaded(job, pack(), two_threads());
+  ASSERT_FALSE(r.matches.empty()) << v.name << ": nothing found";
+  const Match& top = r.matches[0];
+  SCOPED_TRACE(v.name + ": top " + top.reference + " score " + std::to_string(top.score) + " verdict " + verdict_name(r.verdict));
+  EXPECT_EQ(top.reference, c.stem);
+  EXPECT_EQ(top.category, "demo");
+  if (exact_whole_part(c.kind)) {
+    EXPECT_EQ(r.verdict, Verdict::flagged);
+  } else if (c.kind == VariantKind::pieces) {
+    // Pieces are the hardest case: at seed 1 every reference is the top match, but only 3 of 7
+    // reach the flag score and handle is just in the review band (0.459). Across seeds 2-5 the
+    // wrong reference wins 5 times in 28 (see SlowEngine.PiecesOverSeeds), so only the top match is asserted here,
+    // above the report threshold.
+    EXPECT_GE(top.score, ScanOptions{}.report_score);
+  } else {
+    // decimate25, plate and fused: at least review. Lowest scores at seed 1: spool decimate25
+    // 0.680, handle on a plate 0.549, rotor fused 0.775.
+    EXPECT_TRUE(r.verdict == Verdict::flagged || r.verdict == Verdict::review);
+  }
+  if (c.kind != VariantKind::pieces) {
+    // Whole part: the scale is recovered (measured within 5.3%, spool decimate25).
+    EXPECT_NEAR(top.scale / v.expected_scale, 1.0, 0.10) << "scale " << top.scale << " expected " << v.expected_scale;
+  }
+  if ((c.kind == VariantKind::mirror || c.kind == VariantKind::combined || c.kind == VariantKind::identity) &&
+      !symmetric(c.stem)) {
+    // Only fandisk of the seven is not mirror-symmetric; pinion, rotor, couplingdown, spool,
+    // anchor and handle are, so a mirrored and a proper fit are equally right for them.
+    EXPECT_EQ(top.mirrored, v.expected_mirrored);
+  }
+  EXPECT_GT(top.coverage, 0.0);
+  EXPECT_LE(top.coverage, 1.0);
+  ASSERT_FALSE(top.parts.empty());
+  std::set<std::string> names;
+  for (const LoadedFile& f : job) names.insert(f.path);
+  for (const MatchPart& p : top.parts) {
+    EXPECT_EQ(names.count(p.file), 1u) << p.file << " is not a file of the job";
+    EXPECT_GT(p.coverage, 0.0);
+    EXPECT_LE(p.coverage, 1.0);
+  }
+  // Matches are best first and carry the thresholds they were judged with.
+  for (size_t i = 1; i < r.matches.size(); ++i) EXPECT_GE(r.matches[i - 1].score, r.matches[i].score);
+  EXPECT_EQ(r.pack_checksum, pack().checksum_hex());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllReferences, Variants, ::testing::ValuesIn(all_cases()), case_name);
+
+// The verdict does not hang on the random draw of the transformation: rigid motions from three
+// seeds all flag the same reference.
+TEST_F(Engine, SameVerdictUnderSeveralSeeds) {
+  for (const std::string& stem : reference_stems()) {
+    for (uint64_t seed : {2, 3}) {
+      ScanResult r = scan_loaded(job_of(make_variant(mesh(stem), VariantKind::rigid, seed, plate())), pack(), two_threads());
+      EXPECT_EQ(r.verdict, Verdict::flagged) << stem << " seed " << seed;
+      ASSERT_FALSE(r.matches.empty()) << stem << " seed " << seed;
+      EXPECT_EQ(r.matches[0].reference, stem) << "seed " << seed;
+    }
+  }
+}
+
+// Scanning the same job twice, with one thread or two, gives the same answer to the last digit.
+TEST_F(Engine, DeterministicAcrossRunsAndThreads) {
+  const auto job = job_of(make_variant(mesh("anchor"), VariantKind::noise, 1, plate()));
+  ScanOptions one = two_threads();
+  one.threads = 1;
+  const ScanResult a = scan_loaded(job, pack(), two_threads());
+  const ScanResult b = scan_loaded(job, pack(), one);
+  ASSERT_EQ(a.matches.size(), b.matches.size());
+  for (size_t i = 0; i < a.matches.size(); ++i) {
+    EXPECT_EQ(a.matches[i].reference, b.matches[i].reference);
+    EXPECT_EQ(a.matches[i].score, b.matches[i].score);
+    EXPECT_EQ(a.matches[i].transform, b.matches[i].transform);
+  }
+}
+
+// A part cut in two halves saved as two files (no motion): both files carry the reference.
+// Measured for all seven: pinion, rotor, anchor, handle and fandisk list both files; spool is
+// explained by one half alone (0.92 coverage: its halves mirror each other), and couplingdown
+// finds only its right half (review, 0.583; reported as an engine finding). Asserted on the
+// three that list both halves and are flagged.
+TEST_F(Engine, PartSplitOverTwoFilesReportsBothFiles) {
+  for (const std::string stem : {"fandisk", "pinion", "anchor"}) {
+    const Mesh& m = mesh(stem);
+    // Split by triangle centroid at the median along x.
+    std::vector<float> cx;
+    for (size_t t = 0; t < m.triangle_count(); ++t) {
+      float x = 0;
+      for (int k = 0; k < 3; ++k) x += m.positions[3 * m.indices[3 * t + k]];
+      cx.push_back(x / 3);
+    }
+    std::vector<float> sorted = cx;
+    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+    const float median = sorted[sorted.size() / 2];
+    Mesh halves[2];
+    for (Mesh& h : halves) h.positions = m.positions;  // unused vertices are dropped by clean-up
+    for (size_t t = 0; t < m.triangle_count(); ++t)
+      for (int k = 0; k < 3; ++k) halves[cx[t] < median ? 0 : 1].indices.push_back(m.indices[3 * t + k]);
+    std::vector<LoadedFile> job{loaded_from_mesh(halves[0], "left.stl"), loaded_from_mesh(halves[1], "right.stl")};
+    ScanResult r = scan_loaded(job, pack(), two_threads());
+    ASSERT_FALSE(r.matches.empty()) << stem;
+    EXPECT_EQ(r.matches[0].reference, stem);
+    EXPECT_EQ(r.verdict, Verdict::flagged) << stem;
+    std::set<std::string> files;
+    for (const MatchPart& p : r.matches[0].parts) files.insert(p.file);
+    EXPECT_EQ(files, (std::set<std::string>{"left.stl", "right.stl"})) << stem;
+  }
+
+  // The variant suite's own cut (pieces moved and turned apart, over two files): spool is
+  // assembled from both files at seeds 1-5 (measured).
+  Variant v = make_variant(mesh("spool"), VariantKind::pieces, 1, plate());
+  ASSERT_EQ(v.files.size(), 2u);
+  ScanResult r = scan_loaded(job_of(v), pack(), two_threads());
+  ASSERT_FALSE(r.matches.empty());
+  EXPECT_EQ(r.matches[0].reference, "spool");
+  std::set<std::string> files;
+  for (const MatchPart& p : r.matches[0].parts) files.insert(p.file);
+  EXPECT_EQ(files.size(), 2u) << v.name;
+}
+
+// Parts that were never enrolled are cleared. (assimp's Spider and Wuson models are left to
+// SlowEngine.DistractorsAreNotFlagged: they take seconds to a minute and land in the review band, see there.)
+TEST_F(Engine, DistractorsAreClear) {
+  for (const std::string& d : {cgal_mesh("mech-holes-shark"), cgal_mesh("turbine"), cgal_mesh("oblong"), cgal_mesh("cylinder"),
+                               std::string(PARTSCREEN_TEST_MODELS) + "/STL/sphereWithHole.stl"}) {
+    ScanResult r = scan_files({d}, pack(), two_threads());
+    EXPECT_EQ(r.verdict, Verdict::clear) << d << (r.matches.empty() ? "" : ": " + r.matches[0].reference);
+  }
+}
+
+TEST_F(Engine, EmptyJobIsRefused) {
+  try {
+    scan_files({}, pack(), two_threads());
+    FAIL() << "an empty job was scanned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+  }
+}
+
+// The naive baseline (every reference verified, no index) names the same reference.
+TEST_F(Engine, NaiveBaselineFindsTheSameReference) {
+  ScanOptions naive = two_threads();
+  naive.use_index = false;
+  for (const std::string stem : {"pinion", "fandisk", "handle"}) {
+    const auto job = job_of(make_variant(mesh(stem), VariantKind::rigid, 1, plate()));
+    ScanResult indexed = scan_loaded(job, pack(), two_threads());
+    ScanResult baseline = scan_loaded(job, pack(), naive);
+    ASSERT_FALSE(indexed.matches.empty());
+    ASSERT_FALSE(baseline.matches.empty()) << stem;
+    EXPECT_EQ(baseline.matches[0].reference, indexed.matches[0].reference);
+    EXPECT_EQ(baseline.matches[0].reference, stem);
+  }
+}
+
+#endif  // !PARTSCREEN_SLOW_TESTS
+
+#ifdef PARTSCREEN_SLOW_TESTS
+// ---------------------------------------------------------------- slow (label "slow")
+// Built and registered only with -DPARTSCREEN_SLOW_TESTS=ON; run with `ctest -L slow`.
+class SlowEngine : public Engine {};
+
+// Pieces over seeds 1-5: the right reference tops at least 80% of the 35 jobs (measured 30/35).
+TEST_F(SlowEngine, PiecesOverSeeds) {
+  int right = 0, total = 0;
+  for (const std::string& stem : reference_stems())
+    for (uint64_t seed = 1; seed <= 5; ++seed) {
+      ScanResult r = scan_loaded(job_of(make_variant(mesh(stem), VariantKind::pieces, seed, plate())), pack(), two_threads());
+      ++total;
+      right += !r.matches.empty() && r.matches[0].reference == stem;
+    }
+  EXPECT_GE(right, total * 8 / 10) << right << " of " << total;
+}
+
+// assimp's sample creatures are not enrolled. They are not flagged, but the engine puts them in
+// front of a reviewer as "handle" (measured 0.539-0.589: a false review, reported upstream), and
+// Wuson (3,732 triangles, 51 components) takes ~100 s to scan.
+TEST_F(SlowEngine, DistractorsAreNotFlagged) {
+  for (const std::string& d : {std::string(PARTSCREEN_TEST_MODELS) + "/STL/Spider_binary.stl",
+                               std::string(PARTSCREEN_TEST_MODELS) + "/OBJ/spider.obj",
+                               std::string(PARTSCREEN_TEST_MODELS) + "/STL/Wuson.stl"}) {
+    ScanResult r = scan_files({d}, pack(), two_threads());
+    EXPECT_NE(r.verdict, Verdict::flagged) << d;
+    EXPECT_NE(r.verdict, Verdict::error) << d;
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace partscreen::test
