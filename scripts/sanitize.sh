@@ -10,5 +10,6 @@ cmake --build "$root/build-asan" --parallel "$jobs"
 # Any finding fails the run: UBSan halts (the build also uses -fno-sanitize-recover), ASan
 # reports leaks at exit.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:check_initialization_order=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 ctest --test-dir "$root/build-asan" --output-on-failure -j2
