@@ -28,6 +28,7 @@
 #include <XSControl_Reader.hxx>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -98,9 +99,9 @@ double iges_unit_scale(int flag) {
 
 }  // namespace
 
-bool cad_support_enabled() { return true; }
+namespace {
 
-RawMesh read_cad_file(const std::string& name, const std::string& path, FileFormat format, const LoadOptions& options) {
+RawMesh read_cad_file_occt(const std::string& name, const std::string& path, FileFormat format, const LoadOptions& options) {
   const char* label = format == FileFormat::step ? "STEP" : "IGES";
   auto fail = [&](ErrorCode code, const std::string& why) { throw Error(code, name, std::string(label) + ": " + why); };
   set_session_units();
@@ -191,4 +192,30 @@ RawMesh read_cad_file(const std::string& name, const std::string& path, FileForm
   return raw;
 }
 
+}  // namespace
 }  // namespace partscreen::detail
+
+// The module's one entry point (see io/cad_module.h): errors come back as a code and a reason,
+// never as an exception across the dlopen boundary.
+extern "C" __attribute__((visibility("default"))) int partscreen_cad_read_v1(
+    const char* name, const char* path, int format, const partscreen::LoadOptions* options,
+    partscreen::detail::RawMesh* out, int* code, char* reason, size_t reason_size) {
+  using namespace partscreen;
+  auto report = [&](ErrorCode c, const std::string& why) {
+    *code = int(c);
+    std::snprintf(reason, reason_size, "%s", why.c_str());
+    return 1;
+  };
+  try {
+    *out = detail::read_cad_file_occt(name, path, FileFormat(format), *options);
+    return 0;
+  } catch (const Error& e) {
+    return report(e.code(), e.reason());
+  } catch (const std::bad_alloc&) {
+    return report(ErrorCode::limit_exceeded, "out of memory while tessellating: raise the deflection (--cad-deflection)");
+  } catch (const std::exception& e) {
+    return report(ErrorCode::malformed, e.what());
+  } catch (...) {
+    return report(ErrorCode::malformed, "OpenCascade failed");
+  }
+}

@@ -23,8 +23,14 @@ if(PARTSCREEN_WITH_OCCT)
     target_link_libraries(partscreen_occt INTERFACE
       TKSTEP TKSTEPBase TKIGES TKXSBase TKMesh TKBRep TKTopAlgo TKGeomBase TKG3d TKG2d TKMath TKernel TKShHealing)
   endif()
-  list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/occt_mesh.cpp)
-  list(APPEND PARTSCREEN_CORE_LIBS partscreen_occt)
+  # STEP/IGES reader as a module loaded on first use (see cad_module.cpp): OpenCascade stays out
+  # of every process that never reads a CAD file.
+  add_library(partscreen_cad MODULE ${CMAKE_CURRENT_LIST_DIR}/occt_mesh.cpp ${CMAKE_CURRENT_LIST_DIR}/../report/error.cpp)
+  target_include_directories(partscreen_cad PRIVATE ${CMAKE_CURRENT_LIST_DIR}/.. ${CMAKE_CURRENT_LIST_DIR}/../../include)
+  target_link_libraries(partscreen_cad PRIVATE partscreen_occt partscreen_warnings)
+  install(TARGETS partscreen_cad LIBRARY DESTINATION lib/partscreen)
+  list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/cad_module.cpp)
+  list(APPEND PARTSCREEN_CORE_LIBS ${CMAKE_DL_LIBS})
 else()
   list(APPEND PARTSCREEN_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/occt_disabled.cpp)
 endif()
