@@ -370,6 +370,15 @@ TEST_F(Engine, EmptyJobIsRefused) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
   }
+  try {
+    scan_loaded({}, pack(), two_threads());
+    FAIL() << "an empty loaded job was scanned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+  }
+  // A job whose only file cannot be read is an error, not a clear.
+  const ScanResult r = scan_files({"/no/such/upload.stl"}, pack(), two_threads());
+  EXPECT_EQ(r.verdict, Verdict::error);
 }
 
 // The naive baseline (every reference verified, no index) names the same reference.

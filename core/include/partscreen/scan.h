@@ -97,7 +97,8 @@ struct ScanResult {
 // FileReport says why; other files are still screened so the report is complete.
 ScanResult scan_files(const std::vector<std::string>& paths, const Pack& pack, const ScanOptions& options = {});
 
-// Same for files already loaded (plugins, the service, the Python binding).
+// Same for files already loaded (plugins, the service, the Python binding). Throws
+// Error(invalid_argument) for an empty job.
 ScanResult scan_loaded(const std::vector<LoadedFile>& files, const Pack& pack, const ScanOptions& options = {});
 
 }  // namespace partscreen

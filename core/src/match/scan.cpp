@@ -413,6 +413,8 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
 }  // namespace
 }  // namespace detail
 
+ScanResult scan_loaded_or_empty(const std::vector<LoadedFile>& files, const Pack& pack, const ScanOptions& options);
+
 const char* verdict_name(Verdict v) {
   switch (v) {
     case Verdict::clear: return "clear";
@@ -710,6 +712,11 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
 }  // namespace
 
 ScanResult scan_loaded(const std::vector<LoadedFile>& files, const Pack& pack, const ScanOptions& options) {
+  if (files.empty()) throw Error(ErrorCode::invalid_argument, "", "a job needs at least one file");
+  return scan_loaded_or_empty(files, pack, options);
+}
+
+ScanResult scan_loaded_or_empty(const std::vector<LoadedFile>& files, const Pack& pack, const ScanOptions& options) {
   auto t0 = detail::Clock::now();
   ScanResult result;
   result.pack_name = pack.name();
@@ -757,7 +764,8 @@ ScanResult scan_files(const std::vector<std::string>& paths, const Pack& pack, c
       failed.push_back(std::move(r));
     }
   }
-  ScanResult result = scan_loaded(loaded, pack, options);
+  // Every file may have failed: the job is then screened as empty and its verdict is "error".
+  ScanResult result = scan_loaded_or_empty(loaded, pack, options);
   for (auto& r : failed) result.files.push_back(std::move(r));
   // A job with an unreadable file is not cleared: the unreadable part could be anything.
   if (!failed.empty() && result.verdict == Verdict::clear) result.verdict = Verdict::error;
