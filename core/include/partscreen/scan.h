@@ -27,8 +27,8 @@ struct ScanOptions {
   double report_score = 0.25;     // matches below this are not listed
   // Fit criterion: a reference keypoint counts as found when the upload's surface passes within
   // coverage_tolerance x (reference size) of it with a normal within acos(normal_agreement).
-  double coverage_tolerance = 0.015;
-  double normal_agreement = 0.7;
+  double coverage_tolerance = 0.012;
+  double normal_agreement = 0.75;
   bool use_index = true;          // false: the naive baseline that verifies every reference
   // Work bounds for hostile jobs (thousands of shells): parts below min_part_area_share of the
   // largest part's area are specks that cannot carry a reference and are skipped; beyond
