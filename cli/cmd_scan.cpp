@@ -21,6 +21,10 @@ void print_human(const ScanResult& r, bool all) {
     else
       std::printf("  file %s: NOT READ (%s: %s)\n", f.path.c_str(), f.error_code.c_str(), f.error.c_str());
   }
+  if (r.parts_skipped)
+    std::printf("  note: %u of %u parts not screened (specks under 1/1000 of the largest part's size, or beyond the\n"
+                "        %s-part limit); scan the large ones separately if that matters\n",
+                r.parts_skipped, r.parts_skipped + r.parts_screened, "512");
   size_t hidden = 0;
   for (const Match& m : r.matches) {
     if (!all && m.score < r.review_score) {
