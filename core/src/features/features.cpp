@@ -326,6 +326,27 @@ float dense_spacing(double area_mm2, size_t max_points) {
   return std::max(s, cap);
 }
 
+// Replaces each point's normal by the area-weighted mean of the normals within `radius`. Face
+// normals of a finely tessellated, noisy mesh (vertex noise comparable to its edge length) point
+// anywhere; over a few sample spacings the noise averages out, while edges are bent only within
+// that band.
+void smooth_normals(Cloud& cloud, float radius) {
+  if (cloud.size() < 2 || !(radius > 0.f)) return;
+  PointGrid grid(cloud.points, radius);
+  std::vector<Vec3> out(cloud.size());
+  for (size_t i = 0; i < cloud.size(); ++i) {
+    Vec3 sum = Vec3::Zero();
+    const Vec3 own = cloud.normals[i];
+    grid.for_each_within(cloud.points[i], radius, [&](int j) {
+      // Opposite faces of a thin wall must not cancel out.
+      if (cloud.normals[j].dot(own) > 0.f) sum += cloud.weights[j] * cloud.normals[j];
+    });
+    const float len = sum.norm();
+    out[i] = len > 0.f ? Vec3(sum / len) : own;
+  }
+  cloud.normals.swap(out);
+}
+
 Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2, size_t max_points) {
   const float spacing = dense_spacing(area_mm2, max_points);
   Cloud out;
@@ -336,6 +357,7 @@ Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components
     out.normals.insert(out.normals.end(), part.normals.begin(), part.normals.end());
     out.weights.insert(out.weights.end(), part.weights.begin(), part.weights.end());
   }
+  smooth_normals(out, 3.f * spacing);
   return out;
 }
 

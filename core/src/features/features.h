@@ -159,6 +159,9 @@ namespace partscreen::detail {
 Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2,
                   size_t max_points = kMaxDensePoints);
 
+// Area-weighted normal smoothing over `radius` (see features.cpp); dense_cloud applies it.
+void smooth_normals(Cloud& cloud, float radius);
+
 // Dense cloud spacing used for a shape of this area (coarser when max_points would be exceeded).
 float dense_spacing(double area_mm2, size_t max_points = kMaxDensePoints);
 

@@ -483,6 +483,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         for (float w : raw.weights) p.area += w;
       }
       p.dense = voxel_average(raw, dense_spacing(p.area, points_per_part));
+      smooth_normals(p.dense, 3.f * dense_spacing(p.area, points_per_part));
     }
     build_part_features(p, points_per_part);
   });
