@@ -95,20 +95,56 @@ bool runs_overlap(const Region& a, const Region& b) {
   return false;
 }
 
-// Runs of several regions merged, with a row index, for "is there material near (x, y)".
+// Runs of several regions merged, sorted by row, for "is there material near (x, y)".
 struct RunSet {
   std::vector<Run> runs;
+  int32_t bx0 = INT32_MAX, by0 = INT32_MAX, bx1 = INT32_MIN, by1 = INT32_MIN;
+  std::vector<std::pair<int32_t, int32_t>> band;  // merged x intervals near one row
   void build(const std::vector<const Region*>& regions) {
     runs.clear();
-    for (const Region* r : regions) runs.insert(runs.end(), r->runs.begin(), r->runs.end());
-    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.y != b.y ? a.y < b.y : a.x0 < b.x0; });
+    bx0 = by0 = INT32_MAX;
+    bx1 = by1 = INT32_MIN;
+    for (const Region* r : regions) {
+      runs.insert(runs.end(), r->runs.begin(), r->runs.end());
+      bx0 = std::min(bx0, r->bx0);
+      by0 = std::min(by0, r->by0);
+      bx1 = std::max(bx1, r->bx1);
+      by1 = std::max(by1, r->by1);
+    }
+    if (regions.size() > 1)
+      std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.y != b.y ? a.y < b.y : a.x0 < b.x0; });
   }
+  // Some run within `rad` cells of (x, y) in both axes.
   bool near(int32_t x, int32_t y, int32_t rad) const {
-    if (runs.empty()) return false;
+    if (runs.empty() || x < bx0 - rad || x > bx1 + rad || y < by0 - rad || y > by1 + rad) return false;
     auto it = std::lower_bound(runs.begin(), runs.end(), y - rad, [](const Run& r, int32_t v) { return r.y < v; });
     for (; it != runs.end() && it->y <= y + rad; ++it)
       if (it->x1 >= x - rad && it->x0 <= x + rad) return true;
     return false;
+  }
+  // Prepares near() queries along row y as sorted disjoint x intervals (runs widened by rad).
+  void prepare_row(int32_t y, int32_t rad) {
+    band.clear();
+    if (runs.empty() || y < by0 - rad || y > by1 + rad) return;
+    auto it = std::lower_bound(runs.begin(), runs.end(), y - rad, [](const Run& r, int32_t v) { return r.y < v; });
+    for (; it != runs.end() && it->y <= y + rad; ++it) band.emplace_back(it->x0 - rad, it->x1 + rad);
+    std::sort(band.begin(), band.end());
+    size_t o = 0;
+    for (size_t i = 0; i < band.size(); ++i) {
+      if (o > 0 && band[i].first <= band[o - 1].second + 1) band[o - 1].second = std::max(band[o - 1].second, band[i].second);
+      else band[o++] = band[i];
+    }
+    band.resize(o);
+  }
+};
+
+// near() along the prepared row for increasing x.
+struct BandCursor {
+  const std::vector<std::pair<int32_t, int32_t>>& band;
+  size_t i = 0;
+  bool covers(int32_t x) {
+    while (i < band.size() && band[i].second < x) ++i;
+    return i < band.size() && band[i].first <= x;
   }
 };
 
@@ -825,59 +861,96 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
     if (!R.below.empty()) return std::max(0.3 * h_est, double(L.z) - layers[regions[R.below[0]].layer].z);
     return R.layer == 0 ? double(L.h) : std::min(double(L.z), h_est);
   };
-  auto emit = [&](uint32_t o, double x, double y, double z, double nx, double ny, double nz, double area) {
-    if (o == UINT32_MAX || !objs[o].keep) return;
-    Pts& P = pts[o];
-    P.p.insert(P.p.end(), {static_cast<float>(x), static_cast<float>(y), static_cast<float>(z)});
-    P.n.insert(P.n.end(), {static_cast<float>(nx), static_cast<float>(ny), static_cast<float>(nz)});
-    P.area += area;
-  };
   const int32_t brim_rad = static_cast<int32_t>(std::ceil(std::max(1.0, 2.0 * w_typ) / cs));
   const int32_t skin_rad = static_cast<int32_t>(std::ceil(0.6 * w_typ / cs));
   const int32_t stride = std::max<int32_t>(1, static_cast<int32_t>(std::lround(spacing / cs)));
   const double skin_area = (stride * cs) * (stride * cs);
-  RunSet above_set, below_set;
-  std::vector<RunSet> single;
-  for (uint32_t r = 0; r < regions.size(); ++r) {
-    Region& R = regions[r];
-    const double h = region_h(R);
-    const Layer& L = layers[R.layer];
-    const bool split = R.layer == 0 && !R.above.empty();
-    // Owner of a first-layer point: the object of an above region within brim distance.
-    std::vector<const Region*> ab, be;
-    for (uint32_t q : R.above) ab.push_back(&regions[q]);
-    for (uint32_t q : R.below) be.push_back(&regions[q]);
-    single.clear();
-    if (split) {
-      single.resize(ab.size());
-      for (size_t i = 0; i < ab.size(); ++i) single[i].build({ab[i]});
-    }
-    auto owner = [&](double x, double y, int32_t rad) -> uint32_t {
-      if (!split) return R.object;
-      const int32_t cx = cell_x(x), cy = cell_y(y);
-      for (size_t i = 0; i < ab.size(); ++i)
-        if (single[i].near(cx, cy, rad)) return ab[i]->object;
-      return UINT32_MAX;
-    };
-    for (size_t i = 0; i + 5 <= R.walls.size(); i += 5) {
-      const float* v = &R.walls[i];
-      emit(owner(v[0], v[1], brim_rad), v[0], v[1], v[2] - 0.5 * h, v[3], v[4], 0.0, spacing * h);
-    }
-    std::vector<float>().swap(R.walls);
-    if (!opt.skins) continue;
-    above_set.build(ab);
-    below_set.build(be);
-    const bool top_possible = !split;
-    for (const Run& run : R.runs) {
-      if (run.y % stride != 0) continue;
-      int32_t x = run.x0 + ((stride - (run.x0 % stride)) % stride);
-      for (; x <= run.x1; x += stride) {
-        const double px = ox + (x + 0.5) * cs, py = oy + (run.y + 0.5) * cs;
-        if (top_possible && (R.above.empty() || !above_set.near(x, run.y, skin_rad)))
-          emit(R.object, px, py, L.z, 0, 0, 1, skin_area);
-        if (R.below.empty() || !below_set.near(x, run.y, skin_rad)) emit(owner(px, py, skin_rad), px, py, L.z - h, 0, 0, -1, skin_area);
+  // Regions in parallel, each into its own list; appended per object in region order after,
+  // so points and area sums come out as a sequential pass would make them.
+  struct Emitted {
+    uint32_t object;
+    float p[3], n[3];
+    bool skin;
+  };
+  std::vector<std::vector<Emitted>> emitted(regions.size());
+  struct PointScratch {
+    RunSet above_set, below_set;
+    std::vector<RunSet> single;
+  };
+  tbb::enumerable_thread_specific<PointScratch> point_scratch;
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, regions.size(), 16), [&](const tbb::blocked_range<size_t>& rg) {
+    PointScratch& PS = point_scratch.local();
+    for (size_t r = rg.begin(); r != rg.end(); ++r) {
+      Region& R = regions[r];
+      std::vector<Emitted>& E = emitted[r];
+      const double h = region_h(R);
+      const Layer& L = layers[R.layer];
+      const bool split = R.layer == 0 && !R.above.empty();
+      auto emit = [&](uint32_t o, double x, double y, double z, double nx, double ny, double nz, bool skin) {
+        if (o == UINT32_MAX || !objs[o].keep) return;
+        E.push_back({o,
+                     {static_cast<float>(x), static_cast<float>(y), static_cast<float>(z)},
+                     {static_cast<float>(nx), static_cast<float>(ny), static_cast<float>(nz)},
+                     skin});
+      };
+      // Owner of a first-layer point: the object of an above region within brim distance.
+      std::vector<const Region*> ab, be;
+      for (uint32_t q : R.above) ab.push_back(&regions[q]);
+      for (uint32_t q : R.below) be.push_back(&regions[q]);
+      if (split) {
+        if (PS.single.size() < ab.size()) PS.single.resize(ab.size());
+        for (size_t i = 0; i < ab.size(); ++i) PS.single[i].build({ab[i]});
+      }
+      auto owner = [&](double x, double y, int32_t rad) -> uint32_t {
+        if (!split) return R.object;
+        const int32_t cx = cell_x(x), cy = cell_y(y);
+        for (size_t i = 0; i < ab.size(); ++i)
+          if (PS.single[i].near(cx, cy, rad)) return ab[i]->object;
+        return UINT32_MAX;
+      };
+      for (size_t i = 0; i + 5 <= R.walls.size(); i += 5) {
+        const float* v = &R.walls[i];
+        emit(owner(v[0], v[1], brim_rad), v[0], v[1], v[2] - 0.5 * h, v[3], v[4], 0.0, false);
+      }
+      std::vector<float>().swap(R.walls);
+      if (!opt.skins) continue;
+      PS.above_set.build(ab);
+      PS.below_set.build(be);
+      const bool top_possible = !split;
+      for (size_t i = 0; i < R.runs.size();) {
+        const int32_t y = R.runs[i].y;
+        size_t e = i;
+        while (e < R.runs.size() && R.runs[e].y == y) ++e;
+        if (y % stride != 0) {
+          i = e;
+          continue;
+        }
+        PS.above_set.prepare_row(y, skin_rad);
+        PS.below_set.prepare_row(y, skin_rad);
+        BandCursor above{PS.above_set.band}, below{PS.below_set.band};
+        for (; i < e; ++i) {
+          const Run& run = R.runs[i];
+          int32_t x = run.x0 + ((stride - (run.x0 % stride)) % stride);
+          for (; x <= run.x1; x += stride) {
+            const double px = ox + (x + 0.5) * cs, py = oy + (run.y + 0.5) * cs;
+            const bool covered_above = above.covers(x), covered_below = below.covers(x);
+            if (top_possible && (R.above.empty() || !covered_above)) emit(R.object, px, py, L.z, 0, 0, 1, true);
+            if (R.below.empty() || !covered_below) emit(owner(px, py, skin_rad), px, py, L.z - h, 0, 0, -1, true);
+          }
+        }
       }
     }
+  });
+  point_scratch.clear();
+  for (size_t r = 0; r < regions.size(); ++r) {
+    const double wall_area = spacing * region_h(regions[r]);
+    for (const Emitted& e : emitted[r]) {
+      Pts& P = pts[e.object];
+      P.p.insert(P.p.end(), e.p, e.p + 3);
+      P.n.insert(P.n.end(), e.n, e.n + 3);
+      P.area += e.skin ? skin_area : wall_area;
+    }
+    std::vector<Emitted>().swap(emitted[r]);
   }
 
   // --- Surfaces --------------------------------------------------------------------------
