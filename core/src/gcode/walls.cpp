@@ -178,11 +178,11 @@ struct LayerGrid {
 
 struct LayerScratch {
   std::vector<uint8_t> occ;    // 1 loop bead, 2 other bead, 4 enclosed gap filled as material
-  std::vector<uint16_t> dist;  // chamfer distance, zero outside the swept runs
+  std::vector<uint8_t> dist;   // saturated chamfer distance, zero outside the swept runs
   std::vector<Span> runs;      // empty runs, then material runs, in raster order
   std::vector<uint32_t> row;   // first run of each row (H + 1 entries)
   std::vector<uint32_t> parent;
-  std::vector<uint16_t> depth;
+  std::vector<uint8_t> depth;
   std::vector<uint64_t> loop_adj, other_adj;
   std::vector<uint8_t> kind;   // per empty run: 0 outside, 1 hole, 2 gap
   std::vector<Span> mruns;
@@ -235,32 +235,34 @@ void link_rows(const std::vector<Span>& runs, uint32_t a, uint32_t ae, uint32_t 
 }
 
 // Chamfer (3-4) distance in thirds of a cell, swept over the given runs only (Borgefors,
-// "Distance transformations in digital images", CVGIP 1986). Cells outside the runs must hold
-// 0: they are the distance sources. Runs never touch the window border.
+// "Distance transformations in digital images", CVGIP 1986), saturated at `cap`: callers only
+// compare with a threshold <= cap, and min(cap, d) obeys the same recurrence, so one byte per
+// cell suffices. Cells outside the runs must hold 0: they are the distance sources. Runs never
+// touch the window border.
 template <class Pred>
-void chamfer_runs(uint16_t* dist, int32_t W, int32_t H, const std::vector<Span>& runs,
-                  const std::vector<uint32_t>& row, Pred use) {
+void chamfer_runs(uint8_t* dist, int32_t W, int32_t H, const std::vector<Span>& runs, const std::vector<uint32_t>& row,
+                  uint32_t cap, Pred use) {
   for (int32_t y = 1; y < H - 1; ++y)
     for (uint32_t r = row[y]; r < row[y + 1]; ++r) {
       if (!use(r)) continue;
-      uint16_t* d = dist + static_cast<size_t>(y) * W;
-      const uint16_t* u = d - W;
+      uint8_t* d = dist + static_cast<size_t>(y) * W;
+      const uint8_t* u = d - W;
       for (int32_t x = runs[r].x0; x <= runs[r].x1; ++x) {
         uint32_t v = std::min<uint32_t>(d[x - 1] + 3u, u[x] + 3u);
         v = std::min<uint32_t>(v, std::min<uint32_t>(u[x - 1], u[x + 1]) + 4u);
-        d[x] = static_cast<uint16_t>(std::min<uint32_t>(v, 60000u));
+        d[x] = static_cast<uint8_t>(std::min<uint32_t>(v, cap));
       }
     }
   for (int32_t y = H - 2; y >= 1; --y)
     for (uint32_t r = row[y + 1]; r-- > row[y];) {
       if (!use(r)) continue;
-      uint16_t* d = dist + static_cast<size_t>(y) * W;
-      const uint16_t* b = d + W;
+      uint8_t* d = dist + static_cast<size_t>(y) * W;
+      const uint8_t* b = d + W;
       for (int32_t x = runs[r].x1; x >= runs[r].x0; --x) {
         uint32_t v = std::min<uint32_t>(d[x], d[x + 1] + 3u);
         v = std::min<uint32_t>(v, b[x] + 3u);
         v = std::min<uint32_t>(v, std::min<uint32_t>(b[x + 1], b[x - 1]) + 4u);
-        d[x] = static_cast<uint16_t>(v);
+        d[x] = static_cast<uint8_t>(v);
       }
     }
 }
@@ -359,11 +361,8 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
   for (int32_t y = 1; y < H; ++y) link_rows(runs, row[y - 1], row[y], row[y], row[y + 1], 0, parent);
   for (uint32_t r = 0; r < nr; ++r) parent[r] = uf_find(parent, r);
 
-  // Enclosed components: depth (chamfer from the beads) and the bead kinds along their rims.
-  std::vector<uint16_t>& dist = S.dist;
-  dist.assign(N, 0);
-  chamfer_runs(dist.data(), W, H, runs, row, [&](uint32_t r) { return parent[r] != 0; });
-  S.depth.assign(nr, 0);
+  // Enclosed components: the bead kinds along their rims, then, for those bordered by loops,
+  // their depth (chamfer from the beads).
   S.loop_adj.assign(nr, 0);
   S.other_adj.assign(nr, 0);
   for (int32_t y = 1; y < H - 1; ++y)
@@ -372,33 +371,47 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
       if (c == 0) continue;
       const int32_t x0 = runs[r].x0, x1 = runs[r].x1;
       const uint8_t* o = occ.data() + static_cast<size_t>(y) * W;
-      const uint16_t* d = dist.data() + static_cast<size_t>(y) * W;
-      uint64_t la = 0, oa = 0;
-      uint16_t dep = S.depth[c];
-      auto count = [&](uint8_t v) {
-        if (v & 2) ++oa;
-        else if (v) ++la;
-      };
-      count(o[x0 - 1]);
-      count(o[x1 + 1]);
+      // Cells hold 0 (empty), 1 (loop bead) or 2..3 (another bead): branch-free counts.
+      uint32_t la = (o[x0 - 1] == 1) + (o[x1 + 1] == 1), oa = (o[x0 - 1] >= 2) + (o[x1 + 1] >= 2);
       for (int32_t x = x0; x <= x1; ++x) {
-        count(o[x - W]);
-        count(o[x + W]);
-        dep = std::max(dep, d[x]);
+        const uint8_t a = o[x - W], b = o[x + W];
+        la += (a == 1) + (b == 1);
+        oa += (a >= 2) + (b >= 2);
       }
-      S.depth[c] = dep;
       S.loop_adj[c] += la;
       S.other_adj[c] += oa;
     }
   // A hole needs a cell deeper than half a bead; chamfer units are thirds of a cell, counted
-  // to the first cell outside: a cell centre lies (d / 3 - 0.5) cells from the edge.
+  // to the first cell outside: a cell centre lies (d / 3 - 0.5) cells from the edge. Bead
+  // widths (<= 3 mm) and cells (>= 0.06 mm) keep both thresholds far below the byte cap.
   const double hole_depth = 3.0 * (0.5 * G.w_typ / cs + 0.5);
+  const uint32_t erode_units = static_cast<uint32_t>(std::ceil(3.0 * (0.75 * G.w_typ / cs + 0.5)));
+  const uint32_t hole_cap = std::min<uint32_t>(255, static_cast<uint32_t>(std::ceil(hole_depth)));
+  const uint32_t erode_cap = std::min<uint32_t>(255, erode_units);
   S.kind.assign(nr, 0);
+  bool any_candidate = false;
   for (uint32_t r = 0; r < nr; ++r) {
     const uint32_t c = parent[r];
     if (c == 0) continue;
-    const bool hole = !G.spiral && S.depth[c] >= hole_depth && S.loop_adj[c] >= 9 * S.other_adj[c] && S.loop_adj[c] > 0;
-    S.kind[r] = hole ? 1 : 2;
+    const bool candidate = !G.spiral && S.loop_adj[c] >= 9 * S.other_adj[c] && S.loop_adj[c] > 0;
+    S.kind[r] = candidate ? 3 : 2;
+    any_candidate |= candidate;
+  }
+  std::vector<uint8_t>& dist = S.dist;
+  dist.assign(N, 0);
+  if (any_candidate) {
+    chamfer_runs(dist.data(), W, H, runs, row, hole_cap, [&](uint32_t r) { return S.kind[r] == 3; });
+    S.depth.assign(nr, 0);
+    for (int32_t y = 1; y < H - 1; ++y)
+      for (uint32_t r = row[y]; r < row[y + 1]; ++r) {
+        if (S.kind[r] != 3) continue;
+        const uint8_t* d = dist.data() + static_cast<size_t>(y) * W;
+        uint8_t dep = S.depth[parent[r]];
+        for (int32_t x = runs[r].x0; x <= runs[r].x1; ++x) dep = std::max(dep, d[x]);
+        S.depth[parent[r]] = dep;
+      }
+    for (uint32_t r = 0; r < nr; ++r)
+      if (S.kind[r] == 3) S.kind[r] = S.depth[parent[r]] >= hole_depth ? 1 : 2;
   }
 
   // Material runs: the spans between consecutive outside / hole runs of a row (gaps are filled).
@@ -425,9 +438,9 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
     if (S.kind[r] == 1) {
       const int32_t y = static_cast<int32_t>(std::upper_bound(row.begin(), row.end(), r) - row.begin()) - 1;
       std::fill(dist.begin() + static_cast<size_t>(y) * W + runs[r].x0,
-                dist.begin() + static_cast<size_t>(y) * W + runs[r].x1 + 1, uint16_t(0));
+                dist.begin() + static_cast<size_t>(y) * W + runs[r].x1 + 1, uint8_t(0));
     }
-  chamfer_runs(dist.data(), W, H, mr, mrow, [](uint32_t) { return true; });
+  chamfer_runs(dist.data(), W, H, mr, mrow, erode_cap, [](uint32_t) { return true; });
 
   // Material regions: 8-connected components of the material runs, numbered in raster order of
   // their first cell.
@@ -438,7 +451,6 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
   std::vector<uint32_t>& mid = S.mid;
   mid.assign(nm, UINT32_MAX);
   const uint32_t base = static_cast<uint32_t>(out.size());
-  const uint32_t erode_units = static_cast<uint32_t>(std::ceil(3.0 * (0.75 * G.w_typ / cs + 0.5)));
   for (int32_t y = 0; y < H; ++y)
     for (uint32_t r = mrow[y]; r < mrow[y + 1]; ++r) {
       const uint32_t c = uf_find(parent, r);
@@ -454,7 +466,7 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
       Region& R = out[mid[c]];
       const int32_t x0 = mr[r].x0, x1 = mr[r].x1;
       R.cells += static_cast<uint64_t>(x1 - x0 + 1);
-      const uint16_t* d = dist.data() + static_cast<size_t>(y) * W;
+      const uint8_t* d = dist.data() + static_cast<size_t>(y) * W;
       uint64_t er = 0;
       for (int32_t x = x0; x <= x1; ++x) er += d[x] >= erode_units;
       R.eroded += er;
