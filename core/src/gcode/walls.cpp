@@ -299,33 +299,42 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
     const uint8_t bits = G.is_loop[si] ? 1 : 2;
     const int32_t y0 = std::max(1, static_cast<int32_t>(std::floor(std::min(ay, by) - rc))),
                   y1 = std::min(H - 2, static_cast<int32_t>(std::ceil(std::max(ay, by) + rc)));
+    // The slab's span on row cy: 0 <= (X - ax) dx + (cy - ay) dy <= l2 and
+    // |(X - ax) dy - (cy - ay) dx| <= rc len, each bound linear in cy.
+    const double rl = rc * len;
+    const bool has_slab = l2 > 0;
+    const double idx = dx != 0 ? 1.0 / dx : 0.0, idy = dy != 0 ? 1.0 / dy : 0.0;
     for (int32_t y = y0; y <= y1; ++y) {
       const double cy = y + 0.5;
       double lo = 1e300, hi = -1e300;
-      auto disc = [&](double px, double py) {
-        const double e = rc2 - (cy - py) * (cy - py);
-        if (e < 0) return;
-        const double r = std::sqrt(e);
-        lo = std::min(lo, px - r);
-        hi = std::max(hi, px + r);
-      };
-      disc(ax, ay);
-      disc(bx, by);
-      if (l2 > 0) {
-        // 0 <= (X - ax) dx + (cy - ay) dy <= l2 and |(X - ax) dy - (cy - ay) dx| <= rc len.
+      const double ea = rc2 - (cy - ay) * (cy - ay), eb = rc2 - (cy - by) * (cy - by);
+      if (ea >= 0) {
+        const double r = std::sqrt(ea);
+        lo = ax - r;
+        hi = ax + r;
+      }
+      if (eb >= 0) {
+        const double r = std::sqrt(eb);
+        lo = std::min(lo, bx - r);
+        hi = std::max(hi, bx + r);
+      }
+      if (has_slab) {
         double s0 = -1e300, s1 = 1e300;
-        auto clip = [&](double alpha, double beta, double a, double b) {  // a <= alpha X + beta <= b
-          if (alpha == 0) {
-            if (beta < a || beta > b) s1 = -1e300;
-            return;
-          }
-          double u = (a - beta) / alpha, v = (b - beta) / alpha;
-          if (u > v) std::swap(u, v);
-          s0 = std::max(s0, u);
-          s1 = std::min(s1, v);
-        };
-        clip(dx, -ax * dx + (cy - ay) * dy, 0.0, l2);
-        clip(dy, -ax * dy - (cy - ay) * dx, -rc * len, rc * len);
+        const double t = (cy - ay);
+        if (dx != 0) {
+          const double u = ax - t * dy * idx, v = u + l2 * idx;  // projection 0 and l2
+          s0 = std::min(u, v);
+          s1 = std::max(u, v);
+        } else if (t * dy < 0 || t * dy > l2) {
+          s1 = -1e300;
+        }
+        if (dy != 0) {
+          const double c = ax + t * dx * idy, e = rl * std::fabs(idy);  // perpendicular offset +-rl
+          s0 = std::max(s0, c - e);
+          s1 = std::min(s1, c + e);
+        } else if (std::fabs(t * dx) > rl) {
+          s1 = -1e300;
+        }
         if (s0 <= s1) {
           lo = std::min(lo, s0);
           hi = std::max(hi, s1);
