@@ -21,6 +21,7 @@
 // area per E millimetre without trusting any comment; physical width = area / h + h (1 - pi/4)
 // (PrusaSlicer's Flow model).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -145,6 +146,61 @@ struct BandCursor {
   bool covers(int32_t x) {
     while (i < band.size() && band[i].second < x) ++i;
     return i < band.size() && band[i].first <= x;
+  }
+};
+
+// Boxes (in cells) bucketed on a coarse grid of at most 64 x 64 tiles, so that "which boxes may
+// touch this box" does not scan them all: plates with thousands of islands stay near-linear.
+struct TileIndex {
+  int32_t x0 = 0, y0 = 0, tile = 1, nx = 0, ny = 0;
+  std::vector<std::vector<uint32_t>> cells;
+  std::vector<uint32_t> stamp;
+  uint32_t epoch = 0;
+  template <class BoxOf>
+  void build(size_t n, BoxOf box) {
+    int32_t bx0 = INT32_MAX, by0 = INT32_MAX, bx1 = INT32_MIN, by1 = INT32_MIN;
+    for (size_t i = 0; i < n; ++i) {
+      const std::array<int32_t, 4> b = box(i);
+      bx0 = std::min(bx0, b[0]);
+      by0 = std::min(by0, b[1]);
+      bx1 = std::max(bx1, b[2]);
+      by1 = std::max(by1, b[3]);
+    }
+    x0 = bx0;
+    y0 = by0;
+    const int64_t span = n ? std::max<int64_t>(int64_t(bx1) - bx0, int64_t(by1) - by0) + 1 : 1;
+    tile = static_cast<int32_t>(std::max<int64_t>(1, (span + 63) / 64));
+    nx = n ? static_cast<int32_t>((int64_t(bx1) - bx0) / tile + 1) : 0;
+    ny = n ? static_cast<int32_t>((int64_t(by1) - by0) / tile + 1) : 0;
+    cells.assign(static_cast<size_t>(nx) * ny, {});
+    stamp.assign(n, 0);
+    epoch = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const std::array<int32_t, 4> b = box(i);
+      for (int32_t ty = (b[1] - y0) / tile; ty <= (b[3] - y0) / tile; ++ty)
+        for (int32_t tx = (b[0] - x0) / tile; tx <= (b[2] - x0) / tile; ++tx)
+          cells[static_cast<size_t>(ty) * nx + tx].push_back(static_cast<uint32_t>(i));
+    }
+  }
+  // Indices whose tiles meet [qx0, qx1] x [qy0, qy1], ascending.
+  void query(int64_t qx0, int64_t qy0, int64_t qx1, int64_t qy1, std::vector<uint32_t>& out) {
+    out.clear();
+    if (nx == 0) return;
+    const int64_t tx0 = std::max<int64_t>(0, (qx0 - x0) / tile), tx1 = std::min<int64_t>(nx - 1, (qx1 - x0) / tile);
+    const int64_t ty0 = std::max<int64_t>(0, (qy0 - y0) / tile), ty1 = std::min<int64_t>(ny - 1, (qy1 - y0) / tile);
+    if (qx1 < x0 || qy1 < y0 || tx0 > tx1 || ty0 > ty1) return;
+    if (++epoch == 0) {
+      std::fill(stamp.begin(), stamp.end(), 0u);
+      epoch = 1;
+    }
+    for (int64_t ty = ty0; ty <= ty1; ++ty)
+      for (int64_t tx = tx0; tx <= tx1; ++tx)
+        for (uint32_t i : cells[static_cast<size_t>(ty) * nx + tx])
+          if (stamp[i] != epoch) {
+            stamp[i] = epoch;
+            out.push_back(i);
+          }
+    std::sort(out.begin(), out.end());
   }
 };
 
@@ -652,7 +708,7 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
         const double l = seg_len(s);
         if (l < 0.3) continue;
         const double dx = (s.x1 - s.x0) / l, dy = (s.y1 - s.y0) / l;
-        for (double t = 0.15; t < l - 0.15; t += 0.5) {
+        for (double t = 0.15; t < l - 0.15 && samples.size() < 50000; t += 0.5) {
           Sample q{static_cast<float>(s.x0 + dx * t), static_cast<float>(s.y0 + dy * t), static_cast<float>(dx),
                    static_cast<float>(dy), s.chain, s.e_per_mm};
           const int64_t gx = static_cast<int64_t>(std::floor(q.x / cell)), gy = static_cast<int64_t>(std::floor(q.y / cell));
@@ -667,8 +723,9 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
           for (int64_t oy = -1; oy <= 1; ++oy) {
             auto it = grid.find((gx + ox) * 1000003 + gy + oy);
             if (it == grid.end()) continue;
-            for (uint32_t o : it->second) {
-              const Sample& r = samples[o];
+            // A few dozen samples share a 1 mm cell in real perimeters; stacked copies stop here.
+            for (size_t oi = 0; oi < std::min<size_t>(it->second.size(), 64); ++oi) {
+              const Sample& r = samples[it->second[oi]];
               if (r.chain == q.chain) continue;
               if (std::fabs(q.dx * r.dx + q.dy * r.dy) < 0.97f) continue;
               const double px = r.x - q.x, py = r.y - q.y;
@@ -720,6 +777,7 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   }
 
   // --- Global grid ---------------------------------------------------------------------------
+  double total_len = 0;
   float gx0 = 1e30f, gy0 = 1e30f, gx1 = -1e30f, gy1 = -1e30f;
   for (const Segment& s : segs) {
     gx0 = std::min({gx0, s.x0, s.x1});
@@ -732,7 +790,9 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   double cs = std::min(std::max(w_typ / 2.5, 0.06), 0.3);
   cs = std::max(cs, (std::max(gx1 - gx0, gy1 - gy0) + 20.0) / 2000.0);
   {
-    // Bounded work whatever the file: all layers' windows together stay under ~1e8 cells.
+    // Bounded work whatever the file: all layers' windows together stay under the cell budget,
+    // and so do the bead cells the rasteriser visits (rows times span per bead).
+    const double budget = static_cast<double>(std::max<uint64_t>(opt.max_raster_cells, 1'000'000));
     double area = 0;
     for (const Layer& L : layers) {
       float lx0 = 1e30f, ly0 = 1e30f, lx1 = -1e30f, ly1 = -1e30f;
@@ -745,7 +805,23 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
       }
       area += (double(lx1) - lx0 + 10.0) * (double(ly1) - ly0 + 10.0);
     }
-    cs = std::max(cs, std::sqrt(area / 1.0e8));
+    cs = std::max(cs, std::sqrt(area / budget));
+    // Bead cells at cell size c: sum over beads of (len / c + 2 r / c + 2) (2 r / c + 2).
+    double s_lr = 0, s_l = 0, s_r = 0, s_rr = 0;
+    for (const Layer& L : layers)
+      for (uint32_t m = 0; m < L.count; ++m) {
+        const Segment& s = segs[order[L.first + m]];
+        const double l = seg_len(s), r = 0.5 * bead_width(s, L.h);
+        s_lr += l * r;
+        s_l += l;
+        s_r += r;
+        s_rr += r * r;
+      }
+    auto bead_cells = [&](double c) {
+      return (2 * s_lr + 4 * s_rr) / (c * c) + (2 * s_l + 8 * s_r) / c + 4.0 * static_cast<double>(nseg);
+    };
+    for (int i = 0; i < 200 && bead_cells(cs) > budget; ++i) cs *= 1.1;
+    total_len = s_l;
   }
   const double ox = gx0 - 8.0, oy = gy0 - 8.0;
   auto cell_x = [&](double x) { return static_cast<int32_t>(std::floor((x - ox) / cs)); };
@@ -757,7 +833,10 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   grid.oy = oy;
   grid.cs = cs;
   grid.w_typ = w_typ;
-  grid.spacing = spacing;
+  // Wall samples every `spacing`, thinned so that at most an eighth of the cell budget are taken.
+  const double wall_step =
+      std::max(spacing, total_len / (static_cast<double>(std::max<uint64_t>(opt.max_raster_cells, 1'000'000)) / 8));
+  grid.spacing = wall_step;
   grid.spiral = spiral;
   grid.segs = segs.data();
   grid.order = order.data();
@@ -788,21 +867,34 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
 
   // --- Link regions across layers --------------------------------------------------------
   const double link_dz = 1.6 * h_est + 1e-4;
+  std::vector<TileIndex> layer_index(nlayers);
+  tbb::parallel_for(size_t(0), nlayers, [&](size_t j) {
+    const auto& ids = layers[j].regions;
+    layer_index[j].build(ids.size(), [&](size_t i) {
+      const Region& q = regions[ids[i]];
+      return std::array<int32_t, 4>{q.bx0, q.by0, q.bx1, q.by1};
+    });
+  });
+  std::vector<uint32_t> cand;
   for (size_t k = 1; k < nlayers; ++k) {
     for (uint32_t r : layers[k].regions) {
       for (size_t j = k; j-- > 0;) {
         if (layers[k].z - layers[j].z > link_dz) break;
         bool found = false;
-        for (uint32_t q : layers[j].regions)
+        layer_index[j].query(regions[r].bx0, regions[r].by0, regions[r].bx1, regions[r].by1, cand);
+        for (uint32_t ci : cand) {
+          const uint32_t q = layers[j].regions[ci];
           if (runs_overlap(regions[r], regions[q])) {
             regions[r].below.push_back(q);
             regions[q].above.push_back(r);
             found = true;
           }
+        }
         if (found) break;
       }
     }
   }
+  std::vector<TileIndex>().swap(layer_index);
   // Union-find over all layers but the first: brims join neighbouring objects there.
   UnionFind uf(regions.size());
   for (uint32_t r = 0; r < regions.size(); ++r)
@@ -852,15 +944,26 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
     }
     if (O.eroded < 0.05 * O.cells) O.keep = false;  // thin: skirt, purge line, sparse support
   }
-  for (size_t a = 0; a < objs.size(); ++a) {
-    if (!objs[a].keep || objs[a].hi - objs[a].lo > 3) continue;
-    for (size_t b = 0; b < objs.size(); ++b) {
-      if (a == b || !objs[b].keep) continue;
-      const int32_t cx = (objs[b].bx0 + objs[b].bx1) / 2, cy = (objs[b].by0 + objs[b].by1) / 2;
-      if (objs[a].bx0 < cx && cx < objs[a].bx1 && objs[a].by0 < cy && cy < objs[a].by1 &&
-          objs[b].hi - objs[b].lo > objs[a].hi - objs[a].lo) {
-        objs[a].keep = false;  // a short ring around a taller object: skirt / draft shield
-        break;
+  {
+    // Object centres bucketed, so each short object checks only the centres inside its box.
+    TileIndex centres;
+    centres.build(objs.size(), [&](size_t b) {
+      const int32_t cx = static_cast<int32_t>((int64_t(objs[b].bx0) + objs[b].bx1) / 2),
+                    cy = static_cast<int32_t>((int64_t(objs[b].by0) + objs[b].by1) / 2);
+      return std::array<int32_t, 4>{cx, cy, cx, cy};
+    });
+    std::vector<uint32_t> inside;
+    for (size_t a = 0; a < objs.size(); ++a) {
+      if (!objs[a].keep || objs[a].hi - objs[a].lo > 3) continue;
+      centres.query(objs[a].bx0, objs[a].by0, objs[a].bx1, objs[a].by1, inside);
+      for (uint32_t b : inside) {
+        if (a == b || !objs[b].keep) continue;
+        const int32_t cx = (objs[b].bx0 + objs[b].bx1) / 2, cy = (objs[b].by0 + objs[b].by1) / 2;
+        if (objs[a].bx0 < cx && cx < objs[a].bx1 && objs[a].by0 < cy && cy < objs[a].by1 &&
+            objs[b].hi - objs[b].lo > objs[a].hi - objs[a].lo) {
+          objs[a].keep = false;  // a short ring around a taller object: skirt / draft shield
+          break;
+        }
       }
     }
   }
@@ -897,6 +1000,8 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   struct PointScratch {
     RunSet above_set, below_set;
     std::vector<RunSet> single;
+    TileIndex single_index;
+    std::vector<uint32_t> cand;
   };
   tbb::enumerable_thread_specific<PointScratch> point_scratch;
   tbb::parallel_for(tbb::blocked_range<size_t>(0, regions.size(), 16), [&](const tbb::blocked_range<size_t>& rg) {
@@ -918,13 +1023,24 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
       std::vector<const Region*> ab, be;
       for (uint32_t q : R.above) ab.push_back(&regions[q]);
       for (uint32_t q : R.below) be.push_back(&regions[q]);
+      const bool indexed = split && ab.size() > 8;
       if (split) {
         if (PS.single.size() < ab.size()) PS.single.resize(ab.size());
         for (size_t i = 0; i < ab.size(); ++i) PS.single[i].build({ab[i]});
+        if (indexed)
+          PS.single_index.build(ab.size(), [&](size_t i) {
+            return std::array<int32_t, 4>{ab[i]->bx0, ab[i]->by0, ab[i]->bx1, ab[i]->by1};
+          });
       }
       auto owner = [&](double x, double y, int32_t rad) -> uint32_t {
         if (!split) return R.object;
         const int32_t cx = cell_x(x), cy = cell_y(y);
+        if (indexed) {
+          PS.single_index.query(int64_t(cx) - rad, int64_t(cy) - rad, int64_t(cx) + rad, int64_t(cy) + rad, PS.cand);
+          for (uint32_t i : PS.cand)
+            if (PS.single[i].near(cx, cy, rad)) return ab[i]->object;
+          return UINT32_MAX;
+        }
         for (size_t i = 0; i < ab.size(); ++i)
           if (PS.single[i].near(cx, cy, rad)) return ab[i]->object;
         return UINT32_MAX;
@@ -964,7 +1080,7 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   });
   point_scratch.clear();
   for (size_t r = 0; r < regions.size(); ++r) {
-    const double wall_area = spacing * region_h(regions[r]);
+    const double wall_area = wall_step * region_h(regions[r]);
     for (const Emitted& e : emitted[r]) {
       Pts& P = pts[e.object];
       P.p.insert(P.p.end(), e.p, e.p + 3);
