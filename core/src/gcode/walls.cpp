@@ -833,9 +833,9 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   grid.oy = oy;
   grid.cs = cs;
   grid.w_typ = w_typ;
-  // Wall samples every `spacing`, thinned so that at most an eighth of the cell budget are taken.
+  // Wall samples every `spacing`, thinned so that at most a sixteenth of the cell budget are taken.
   const double wall_step =
-      std::max(spacing, total_len / (static_cast<double>(std::max<uint64_t>(opt.max_raster_cells, 1'000'000)) / 8));
+      std::max(spacing, total_len / (static_cast<double>(std::max<uint64_t>(opt.max_raster_cells, 1'000'000)) / 16));
   grid.spacing = wall_step;
   grid.spiral = spiral;
   grid.segs = segs.data();
