@@ -663,7 +663,8 @@ TEST(GcodeErrors, TruncatedSlicerOutputNeverCrashes) {
   }
 }
 
-// Inputs the fuzzer once found slow (a G2/G3 arc spanning a window of millions of cells), read
+// Inputs the fuzzer found: slow ones (a G2/G3 arc spanning a window of millions of cells) and a
+// command number beyond int (undefined behaviour in the cast, caught by UBSan). Read
 // with the fuzz target's limits: each must end in surfaces or an Error, with bounded output.
 TEST(GcodeErrors, FuzzRegressionsFinish) {
   GcodeOptions fuzz;
@@ -672,7 +673,7 @@ TEST(GcodeErrors, FuzzRegressionsFinish) {
   fuzz.max_points_per_object = 20'000;
   fuzz.max_raster_cells = 2'000'000;
   int files = 0;
-  for (const char* name : {"arc-window-1.gcode", "arc-window-2.gcode"}) {
+  for (const char* name : {"arc-window-1.gcode", "arc-window-2.gcode", "huge-command-number.gcode"}) {
     const std::string data = read_all(std::string(PARTSCREEN_TEST_DATA "/gcode/fuzz-regressions/") + name);
     ASSERT_FALSE(data.empty()) << name;
     ++files;
@@ -690,7 +691,7 @@ TEST(GcodeErrors, FuzzRegressionsFinish) {
       }
     }
   }
-  EXPECT_EQ(files, 2);
+  EXPECT_EQ(files, 3);
 }
 
 // 2000 beads 100 m long: at 0.5 mm spacing that would be 4e8 wall samples. Under

@@ -271,7 +271,8 @@ struct Parser::State {
     ++good_lines;
     auto has = [&](char l) { return (have >> (l - 'A')) & 1u; };
     auto get = [&](char l) { return val[l - 'A']; };
-    const int num = static_cast<int>(cmd_num);
+    // Command numbers beyond any real one (or NaN) would overflow the cast: no such command.
+    const int num = cmd_num >= 0 && cmd_num < 100000 ? static_cast<int>(cmd_num) : -1;
     if (cmd == 'G') {
       if (cmd_num != num) return;  // G29.1 etc.: not a move
       switch (num) {
