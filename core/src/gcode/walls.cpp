@@ -149,8 +149,9 @@ struct BandCursor {
   }
 };
 
-// Boxes (in cells) bucketed on a coarse grid of at most 64 x 64 tiles, so that "which boxes may
-// touch this box" does not scan them all: plates with thousands of islands stay near-linear.
+// Boxes (in cells) bucketed on a coarse grid of about one tile per box (at most 64 x 64), so
+// that "which boxes may touch this box" does not scan them all: plates with thousands of
+// islands stay near-linear, and a layer with one region has one tile.
 struct TileIndex {
   int32_t x0 = 0, y0 = 0, tile = 1, nx = 0, ny = 0;
   std::vector<std::vector<uint32_t>> cells;
@@ -168,8 +169,10 @@ struct TileIndex {
     }
     x0 = bx0;
     y0 = by0;
+    // About one tile per box (at most 64 x 64): a few boxes share one tile and cost nothing.
+    const int64_t side = std::min<int64_t>(64, static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
     const int64_t span = n ? std::max<int64_t>(int64_t(bx1) - bx0, int64_t(by1) - by0) + 1 : 1;
-    tile = static_cast<int32_t>(std::max<int64_t>(1, (span + 63) / 64));
+    tile = static_cast<int32_t>(std::max<int64_t>(1, (span + side - 1) / std::max<int64_t>(1, side)));
     nx = n ? static_cast<int32_t>((int64_t(bx1) - bx0) / tile + 1) : 0;
     ny = n ? static_cast<int32_t>((int64_t(by1) - by0) / tile + 1) : 0;
     cells.assign(static_cast<size_t>(nx) * ny, {});
