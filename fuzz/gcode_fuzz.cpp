@@ -13,6 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_file_bytes = 1 << 20;
   options.max_segments = 200'000;
   options.max_points_per_object = 20'000;
+  // Bounds the raster work (windows, bead cells, wall samples), so no input can run for seconds.
+  options.max_raster_cells = 2'000'000;
   (void)partscreen::looks_like_gcode(data, size);
   try {
     partscreen::GcodeStats stats;

@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang in build-fuzz (ASan + UBSan) and runs each for
 # SECONDS (default 60). Findings land in build-fuzz/findings/<target>/, the corpus grows in
 # build-fuzz/corpus/<target>/.   Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
-# Targets: fuzz_stl (STL reader + components), pack_fuzz (signature-pack parser); default: all.
+# Targets: fuzz_stl (STL reader + components), fuzz_gcode (G-code reader + rebuild), pack_fuzz
+# (signature-pack parser); default: all.
 set -euo pipefail
 SECONDS_PER_TARGET="${1:-60}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,7 +12,7 @@ CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=
   -DPARTSCREEN_BUILD_FUZZ=ON -DPARTSCREEN_SANITIZE=ON -DPARTSCREEN_BUILD_TESTS=OFF -DPARTSCREEN_BUILD_BENCH=OFF \
   -DPARTSCREEN_WITH_OCCT=OFF >/dev/null
 TARGETS=("${@:2}")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_stl pack_fuzz)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_stl fuzz_gcode pack_fuzz)
 ninja -C "$B" -j2 "${TARGETS[@]}" fuzz_make_seeds partscreen
 for target in "${TARGETS[@]}"; do
   corpus="$B/corpus/$target"; findings="$B/findings/$target"
@@ -21,6 +22,12 @@ for target in "${TARGETS[@]}"; do
     max_len=131072  # a one-reference pack is ~60 KiB
     if [ -z "$(ls -A "$corpus")" ]; then  # seed: a real pack of one small benign part
       "$B/cli/partscreen" enroll --threads 2 --out "$corpus/seed.pack" /usr/share/assimp/models/STL/Spider_binary.stl >/dev/null
+    fi
+  elif [ "$target" = fuzz_gcode ]; then
+    if [ -z "$(ls -A "$corpus")" ]; then
+      # Seeds: the fuzz regressions and a small printed square (two nested loops, 3 layers).
+      cp "$ROOT"/tests/data/gcode/fuzz-regressions/* "$corpus"/
+      printf 'G21\nG90\nM83\n%s' "$(for z in 0.2 0.4 0.6; do printf 'G1 Z%s\nG0 X10 Y10\nG1 X30 Y10 E0.7\nG1 X30 Y30 E0.7\nG1 X10 Y30 E0.7\nG1 X10 Y10 E0.7\nG0 X10.45 Y10.45\nG1 X29.55 Y10.45 E0.65\nG1 X29.55 Y29.55 E0.65\nG1 X10.45 Y29.55 E0.65\nG1 X10.45 Y10.45 E0.65\n' $z; done)" > "$corpus/square.gcode"
     fi
   elif [ -z "$(ls -A "$corpus")" ]; then
     "$B/fuzz/fuzz_make_seeds" "$corpus" /usr/share/assimp/models/STL/* 2>/dev/null || true

@@ -298,6 +298,48 @@ void expect_plate(const std::vector<TestMesh>& meshes, const std::string& args, 
   }
 }
 
+#define REQUIRE_CURA()                                                                            \
+  if (!have("CuraEngine")) GTEST_SKIP() << "CuraEngine is not installed (apt-get install cura-engine)"
+
+// Slices the meshes (one plate) with CuraEngine and the minimal machine definition in
+// tests/data/gcode (Debian's cura-engine ships no definitions). CuraEngine centres each mesh's
+// own coordinates on the bed, so the meshes are spread apart along X.
+std::string cura_slice(const TempDir& dir, const std::vector<TestMesh>& meshes, const std::string& args,
+                       const std::string& tag) {
+  std::string cmd = "CuraEngine slice -j '" PARTSCREEN_TEST_DATA "/gcode/cura_test_printer.def.json' " + args;
+  for (size_t i = 0; i < meshes.size(); ++i) {
+    const std::string stl = dir.path + "/" + tag + "_" + std::to_string(i) + "_" + meshes[i].name + ".stl";
+    write_stl(stl, meshes[i]);
+    cmd += " -l '" + stl + "' -s mesh_position_x=" + std::to_string(40.0 * i - 20.0 * (meshes.size() - 1));
+  }
+  const std::string out = dir.path + "/" + tag + ".gcode";
+  cmd += " -o '" + out + "' > '" + dir.path + "/" + tag + ".log' 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  return out;
+}
+
+// Same checks as expect_plate, on G-code from CuraEngine (one skirt loop in the definition).
+void expect_cura_plate(const std::vector<TestMesh>& meshes, const std::string& args, const std::string& tag,
+                       double layer_height) {
+  TempDir dir;
+  const std::string g = cura_slice(dir, meshes, args, tag);
+  GcodeStats st;
+  const auto objs = partscreen::read_gcode_file(g, {}, &st);
+  ASSERT_EQ(objs.size(), meshes.size()) << tag;
+  EXPECT_NEAR(st.layer_height_mm, layer_height, 0.011) << tag;
+  EXPECT_GT(st.dropped_objects, 0u) << tag << ": the skirt should be found and dropped";
+  for (const auto& s : objs) {
+    const Placed pl = place(s, meshes);
+    const auto [close, cover] = compare(s, pl);
+    EXPECT_GE(close, 0.97) << tag << " " << s.name << " (" << pl.mesh->name << "): wall points within 0.3 mm";
+    EXPECT_GE(cover, 0.90) << tag << " " << s.name << " (" << pl.mesh->name << "): side walls covered";
+    const Bounds b = mesh_bounds(*pl.mesh);
+    EXPECT_NEAR(s.bounds.max[2] - s.bounds.min[2], b.hi[2] - b.lo[2], 0.25) << tag << " " << s.name << ": height";
+    EXPECT_FALSE(s.walls_only);
+    EXPECT_GT(s.area_mm2, 0.0);
+  }
+}
+
 }  // namespace
 
 TEST(GcodeSlicers, PrusaOnePartWithHole) {
@@ -370,6 +412,18 @@ TEST(GcodeSlicers, PrusaVaseCylinder) {
   const auto [close, cover] = compare(objs[0], place(objs[0], {cyl}));
   EXPECT_GE(close, 0.97);
   EXPECT_GE(cover, 0.90);
+}
+
+TEST(GcodeSlicers, CuraOnePartWithHole) {
+  REQUIRE_CURA();
+  expect_cura_plate({box_with_hole(20, 15, 8, 3)}, "", "cura_one", 0.2);
+}
+
+TEST(GcodeSlicers, CuraTwoPartsThinLayers) {
+  REQUIRE_CURA();
+  // Infill is printed every layer only when its thickness follows the layer height.
+  expect_cura_plate({box_with_hole(20, 15, 6, 3), l_bracket(25, 15, 4, 10)},
+                    "-s layer_height=0.15 -s infill_sparse_thickness=0.15", "cura_two", 0.15);
 }
 
 // ---- reader semantics on hand-written G-code ---------------------------------------------
@@ -607,6 +661,65 @@ TEST(GcodeErrors, TruncatedSlicerOutputNeverCrashes) {
     } catch (const partscreen::Error&) {
     }
   }
+}
+
+// Inputs the fuzzer found: slow ones (a G2/G3 arc spanning a window of millions of cells) and a
+// command number beyond int (undefined behaviour in the cast, caught by UBSan). Read
+// with the fuzz target's limits: each must end in surfaces or an Error, with bounded output.
+TEST(GcodeErrors, FuzzRegressionsFinish) {
+  GcodeOptions fuzz;
+  fuzz.max_file_bytes = 1 << 20;
+  fuzz.max_segments = 200'000;
+  fuzz.max_points_per_object = 20'000;
+  fuzz.max_raster_cells = 2'000'000;
+  int files = 0;
+  for (const char* name : {"arc-window-1.gcode", "arc-window-2.gcode", "huge-command-number.gcode"}) {
+    const std::string data = read_all(std::string(PARTSCREEN_TEST_DATA "/gcode/fuzz-regressions/") + name);
+    ASSERT_FALSE(data.empty()) << name;
+    ++files;
+    for (const GcodeOptions& opt : {fuzz, GcodeOptions{}}) {
+      try {
+        GcodeStats st;
+        const auto objs = parse(data, opt, &st);
+        EXPECT_EQ(objs.size(), st.objects) << name;
+        EXPECT_LE(objs.size(), opt.max_objects) << name;
+        for (const auto& s : objs) {
+          EXPECT_LE(s.positions.size(), 3u * opt.max_points_per_object) << name;
+          for (float v : s.positions) ASSERT_TRUE(std::isfinite(v)) << name;
+        }
+      } catch (const partscreen::Error&) {
+      }
+    }
+  }
+  EXPECT_EQ(files, 3);
+}
+
+// 2000 beads 100 m long: at 0.5 mm spacing that would be 4e8 wall samples. Under
+// max_raster_cells the grid coarsens and the samples thin out, so this ends quickly with
+// bounded output (the thin lines themselves are dropped as purge lines).
+TEST(GcodeErrors, HugeBeadsStayBounded) {
+  std::ostringstream o;
+  o << "G90\nM83\n";
+  for (int k = 1; k <= 20; ++k) {
+    o << "G1 Z" << 0.2 * k << "\n";
+    for (int i = 0; i < 100; ++i) {
+      const double y = -50000.0 + 1000.0 * i;
+      o << "G0 X-50000 Y" << y << "\nG1 X50000 Y" << y + 500 << " E3000\n";
+    }
+  }
+  GcodeOptions opt;
+  opt.max_raster_cells = 2'000'000;
+  opt.max_points_per_object = 5'000;
+  GcodeStats st;
+  try {
+    const auto objs = parse(o.str(), opt, &st);
+    EXPECT_EQ(objs.size(), st.objects);
+    for (const auto& s : objs) EXPECT_LE(s.positions.size(), 3u * 5'000u);
+  } catch (const partscreen::Error& e) {
+    FAIL() << "huge but valid moves should rebuild: " << e.what();
+  }
+  EXPECT_EQ(st.extruding_segments, 2000u);
+  EXPECT_EQ(st.layers, 20u);
 }
 
 TEST(GcodeDetect, LooksLikeGcode) {

@@ -28,6 +28,10 @@ struct GcodeOptions {
   uint32_t max_points_per_object = 200'000;       // uniformly subsampled beyond this
   uint32_t max_objects = 1000;                    // more separate objects is limit_exceeded
   bool skins = true;                              // add top/bottom skins (else walls_only)
+  // Work bound: raster cells over all layers (layer windows, and bead cells apart). Beyond it
+  // the grid coarsens, and wall samples thin out beyond a sixteenth of it, so rebuild time and
+  // memory are bounded whatever the coordinates; real prints stay far below.
+  uint64_t max_raster_cells = 100'000'000;
 };
 
 struct GcodeStats {

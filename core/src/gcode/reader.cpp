@@ -271,7 +271,8 @@ struct Parser::State {
     ++good_lines;
     auto has = [&](char l) { return (have >> (l - 'A')) & 1u; };
     auto get = [&](char l) { return val[l - 'A']; };
-    const int num = static_cast<int>(cmd_num);
+    // Command numbers beyond any real one (or NaN) would overflow the cast: no such command.
+    const int num = cmd_num >= 0 && cmd_num < 100000 ? static_cast<int>(cmd_num) : -1;
     if (cmd == 'G') {
       if (cmd_num != num) return;  // G29.1 etc.: not a move
       switch (num) {
@@ -380,8 +381,16 @@ void Parser::feed(const char* data, size_t n) {
   const char* end = data + n;
   while (p < end) {
     // Find the next line terminator; '\r\n', '\n' and a lone '\r' each end one line.
-    const char* q = p;
-    while (q < end && *q != '\n' && *q != '\r') ++q;
+    const char* q = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (!q) q = end;
+    if (const void* cr = std::memchr(p, '\r', static_cast<size_t>(q - p))) q = static_cast<const char*>(cr);
+    if (q < end && *q == '\n' && s.line.empty() && !s.prev_cr && static_cast<size_t>(q - p) <= s.opt.max_line_bytes) {
+      // Whole line inside this chunk: parsed in place, not copied.
+      ++s.result.lines;
+      if (q > p) s.process_line(p, q);
+      p = q + 1;
+      continue;
+    }
     if (q > p) {
       s.prev_cr = false;
       if (s.line.size() + static_cast<size_t>(q - p) > s.opt.max_line_bytes) {

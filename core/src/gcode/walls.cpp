@@ -21,12 +21,17 @@
 // area per E millimetre without trusting any comment; physical width = area / h + h (1 - pi/4)
 // (PrusaSlicer's Flow model).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <unordered_map>
+
+#include <tbb/blocked_range.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for.h>
 
 #include "gcode/gcode_internal.h"
 #include "partscreen/error.h"
@@ -91,24 +96,503 @@ bool runs_overlap(const Region& a, const Region& b) {
   return false;
 }
 
-// Runs of several regions merged, with a row index, for "is there material near (x, y)".
+// Runs of several regions merged, sorted by row, for "is there material near (x, y)".
 struct RunSet {
   std::vector<Run> runs;
+  int32_t bx0 = INT32_MAX, by0 = INT32_MAX, bx1 = INT32_MIN, by1 = INT32_MIN;
+  std::vector<std::pair<int32_t, int32_t>> band;  // merged x intervals near one row
   void build(const std::vector<const Region*>& regions) {
     runs.clear();
-    for (const Region* r : regions) runs.insert(runs.end(), r->runs.begin(), r->runs.end());
-    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.y != b.y ? a.y < b.y : a.x0 < b.x0; });
+    bx0 = by0 = INT32_MAX;
+    bx1 = by1 = INT32_MIN;
+    for (const Region* r : regions) {
+      runs.insert(runs.end(), r->runs.begin(), r->runs.end());
+      bx0 = std::min(bx0, r->bx0);
+      by0 = std::min(by0, r->by0);
+      bx1 = std::max(bx1, r->bx1);
+      by1 = std::max(by1, r->by1);
+    }
+    if (regions.size() > 1)
+      std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.y != b.y ? a.y < b.y : a.x0 < b.x0; });
   }
+  // Some run within `rad` cells of (x, y) in both axes.
   bool near(int32_t x, int32_t y, int32_t rad) const {
-    if (runs.empty()) return false;
+    if (runs.empty() || x < bx0 - rad || x > bx1 + rad || y < by0 - rad || y > by1 + rad) return false;
     auto it = std::lower_bound(runs.begin(), runs.end(), y - rad, [](const Run& r, int32_t v) { return r.y < v; });
     for (; it != runs.end() && it->y <= y + rad; ++it)
       if (it->x1 >= x - rad && it->x0 <= x + rad) return true;
     return false;
   }
+  // Prepares near() queries along row y as sorted disjoint x intervals (runs widened by rad).
+  void prepare_row(int32_t y, int32_t rad) {
+    band.clear();
+    if (runs.empty() || y < by0 - rad || y > by1 + rad) return;
+    auto it = std::lower_bound(runs.begin(), runs.end(), y - rad, [](const Run& r, int32_t v) { return r.y < v; });
+    for (; it != runs.end() && it->y <= y + rad; ++it) band.emplace_back(it->x0 - rad, it->x1 + rad);
+    std::sort(band.begin(), band.end());
+    size_t o = 0;
+    for (size_t i = 0; i < band.size(); ++i) {
+      if (o > 0 && band[i].first <= band[o - 1].second + 1) band[o - 1].second = std::max(band[o - 1].second, band[i].second);
+      else band[o++] = band[i];
+    }
+    band.resize(o);
+  }
+};
+
+// near() along the prepared row for increasing x.
+struct BandCursor {
+  const std::vector<std::pair<int32_t, int32_t>>& band;
+  size_t i = 0;
+  bool covers(int32_t x) {
+    while (i < band.size() && band[i].second < x) ++i;
+    return i < band.size() && band[i].first <= x;
+  }
+};
+
+// Boxes (in cells) bucketed on a coarse grid of about one tile per box (at most 64 x 64), so
+// that "which boxes may touch this box" does not scan them all: plates with thousands of
+// islands stay near-linear, and a layer with one region has one tile.
+struct TileIndex {
+  int32_t x0 = 0, y0 = 0, tile = 1, nx = 0, ny = 0;
+  std::vector<std::vector<uint32_t>> cells;
+  std::vector<uint32_t> stamp;
+  uint32_t epoch = 0;
+  template <class BoxOf>
+  void build(size_t n, BoxOf box) {
+    int32_t bx0 = INT32_MAX, by0 = INT32_MAX, bx1 = INT32_MIN, by1 = INT32_MIN;
+    for (size_t i = 0; i < n; ++i) {
+      const std::array<int32_t, 4> b = box(i);
+      bx0 = std::min(bx0, b[0]);
+      by0 = std::min(by0, b[1]);
+      bx1 = std::max(bx1, b[2]);
+      by1 = std::max(by1, b[3]);
+    }
+    x0 = bx0;
+    y0 = by0;
+    // About one tile per box (at most 64 x 64): a few boxes share one tile and cost nothing.
+    const int64_t side = std::min<int64_t>(64, static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
+    const int64_t span = n ? std::max<int64_t>(int64_t(bx1) - bx0, int64_t(by1) - by0) + 1 : 1;
+    tile = static_cast<int32_t>(std::max<int64_t>(1, (span + side - 1) / std::max<int64_t>(1, side)));
+    nx = n ? static_cast<int32_t>((int64_t(bx1) - bx0) / tile + 1) : 0;
+    ny = n ? static_cast<int32_t>((int64_t(by1) - by0) / tile + 1) : 0;
+    cells.assign(static_cast<size_t>(nx) * ny, {});
+    stamp.assign(n, 0);
+    epoch = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const std::array<int32_t, 4> b = box(i);
+      for (int32_t ty = (b[1] - y0) / tile; ty <= (b[3] - y0) / tile; ++ty)
+        for (int32_t tx = (b[0] - x0) / tile; tx <= (b[2] - x0) / tile; ++tx)
+          cells[static_cast<size_t>(ty) * nx + tx].push_back(static_cast<uint32_t>(i));
+    }
+  }
+  // Indices whose tiles meet [qx0, qx1] x [qy0, qy1], ascending.
+  void query(int64_t qx0, int64_t qy0, int64_t qx1, int64_t qy1, std::vector<uint32_t>& out) {
+    out.clear();
+    if (nx == 0) return;
+    const int64_t tx0 = std::max<int64_t>(0, (qx0 - x0) / tile), tx1 = std::min<int64_t>(nx - 1, (qx1 - x0) / tile);
+    const int64_t ty0 = std::max<int64_t>(0, (qy0 - y0) / tile), ty1 = std::min<int64_t>(ny - 1, (qy1 - y0) / tile);
+    if (qx1 < x0 || qy1 < y0 || tx0 > tx1 || ty0 > ty1) return;
+    if (++epoch == 0) {
+      std::fill(stamp.begin(), stamp.end(), 0u);
+      epoch = 1;
+    }
+    for (int64_t ty = ty0; ty <= ty1; ++ty)
+      for (int64_t tx = tx0; tx <= tx1; ++tx)
+        for (uint32_t i : cells[static_cast<size_t>(ty) * nx + tx])
+          if (stamp[i] != epoch) {
+            stamp[i] = epoch;
+            out.push_back(i);
+          }
+    std::sort(out.begin(), out.end());
+  }
 };
 
 double seg_len(const Segment& s) { return std::hypot(double(s.x1) - s.x0, double(s.y1) - s.y0); }
+
+// Per-layer raster work. Everything but the row scans is proportional to the material, hole
+// and gap cells, never to the window: empty space and material are handled as row runs
+// (maximal spans of a row), labelled with union-find over runs (Rosenfeld & Pfaltz's two-pass
+// connected-component labelling, run-based as in He, Chao & Suzuki, "A run-based two-scan
+// labeling algorithm", IEEE TIP 2008), and the chamfer distances are swept over the runs only.
+struct Span {
+  int32_t x0, x1;  // inclusive, window cells
+};
+
+struct LayerGrid {
+  double ox, oy, cs;  // global grid origin and cell size
+  double w_typ;
+  double spacing;
+  bool spiral;
+  const Segment* segs;
+  const uint32_t* order;
+  const uint8_t* is_loop;
+  double k_area;
+  double bead_width(const Segment& s, double h) const {
+    const double w = s.e_per_mm * k_area / h + h * (1 - kPi / 4);
+    return std::min(std::max(w, 0.1), 3.0);
+  }
+  int32_t cell_x(double x) const { return static_cast<int32_t>(std::floor((x - ox) / cs)); }
+  int32_t cell_y(double y) const { return static_cast<int32_t>(std::floor((y - oy) / cs)); }
+};
+
+struct LayerScratch {
+  std::vector<uint8_t> occ;    // 1 loop bead, 2 other bead, 4 enclosed gap filled as material
+  std::vector<uint8_t> dist;   // saturated chamfer distance, zero outside the swept runs
+  std::vector<Span> runs;      // empty runs, then material runs, in raster order
+  std::vector<uint32_t> row;   // first run of each row (H + 1 entries)
+  std::vector<uint32_t> parent;
+  std::vector<uint8_t> depth;
+  std::vector<uint64_t> loop_adj, other_adj;
+  std::vector<uint8_t> kind;   // per empty run: 0 outside, 1 hole, 2 gap
+  std::vector<Span> mruns;
+  std::vector<uint32_t> mrow, mid;
+};
+
+uint32_t uf_find(std::vector<uint32_t>& p, uint32_t a) {
+  while (p[a] != a) a = p[a] = p[p[a]];
+  return a;
+}
+void uf_unite(std::vector<uint32_t>& p, uint32_t a, uint32_t b) {
+  a = uf_find(p, a);
+  b = uf_find(p, b);
+  if (a != b) p[std::max(a, b)] = std::min(a, b);  // the root is the first run in raster order
+}
+
+// Index of the first byte in [x, n) that is zero (want_zero) or nonzero, else n.
+inline int32_t scan_row(const uint8_t* r, int32_t x, int32_t n, bool want_zero) {
+  if (want_zero) {
+    const void* p = std::memchr(r + x, 0, static_cast<size_t>(n - x));
+    return p ? static_cast<int32_t>(static_cast<const uint8_t*>(p) - r) : n;
+  }
+  while (x + 8 <= n) {
+    uint64_t w;
+    std::memcpy(&w, r + x, 8);
+    if (w) return x + __builtin_ctzll(w) / 8;  // little-endian: lowest address in the low byte
+    x += 8;
+  }
+  while (x < n && r[x] == 0) ++x;
+  return x;
+}
+
+// Links the runs of two consecutive rows that touch: 4-connectivity (overlap) or, with
+// `diag` = 1, 8-connectivity (overlap after widening by one cell).
+void link_rows(const std::vector<Span>& runs, uint32_t a, uint32_t ae, uint32_t b, uint32_t be, int32_t diag,
+               std::vector<uint32_t>& parent) {
+  while (a < ae && b < be) {
+    const Span& p = runs[a];
+    const Span& q = runs[b];
+    if (p.x1 + diag < q.x0) {
+      ++a;
+    } else if (q.x1 + diag < p.x0) {
+      ++b;
+    } else {
+      uf_unite(parent, a, b);
+      if (p.x1 < q.x1) ++a;
+      else ++b;
+    }
+  }
+}
+
+// Chamfer (3-4) distance in thirds of a cell, swept over the given runs only (Borgefors,
+// "Distance transformations in digital images", CVGIP 1986), saturated at `cap`: callers only
+// compare with a threshold <= cap, and min(cap, d) obeys the same recurrence, so one byte per
+// cell suffices. Cells outside the runs must hold 0: they are the distance sources. Runs never
+// touch the window border.
+template <class Pred>
+void chamfer_runs(uint8_t* dist, int32_t W, int32_t H, const std::vector<Span>& runs, const std::vector<uint32_t>& row,
+                  uint32_t cap, Pred use) {
+  for (int32_t y = 1; y < H - 1; ++y)
+    for (uint32_t r = row[y]; r < row[y + 1]; ++r) {
+      if (!use(r)) continue;
+      uint8_t* d = dist + static_cast<size_t>(y) * W;
+      const uint8_t* u = d - W;
+      for (int32_t x = runs[r].x0; x <= runs[r].x1; ++x) {
+        uint32_t v = std::min<uint32_t>(d[x - 1] + 3u, u[x] + 3u);
+        v = std::min<uint32_t>(v, std::min<uint32_t>(u[x - 1], u[x + 1]) + 4u);
+        d[x] = static_cast<uint8_t>(std::min<uint32_t>(v, cap));
+      }
+    }
+  for (int32_t y = H - 2; y >= 1; --y)
+    for (uint32_t r = row[y + 1]; r-- > row[y];) {
+      if (!use(r)) continue;
+      uint8_t* d = dist + static_cast<size_t>(y) * W;
+      const uint8_t* b = d + W;
+      for (int32_t x = runs[r].x1; x >= runs[r].x0; --x) {
+        uint32_t v = std::min<uint32_t>(d[x], d[x + 1] + 3u);
+        v = std::min<uint32_t>(v, b[x] + 3u);
+        v = std::min<uint32_t>(v, std::min<uint32_t>(b[x + 1], b[x - 1]) + 4u);
+        d[x] = static_cast<uint8_t>(v);
+      }
+    }
+}
+
+// Rasterises, labels and samples one layer; appends its regions to `out` (layer index `k`).
+void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch& S, std::vector<Region>& out) {
+  const double cs = G.cs;
+  const double h = L.h;
+  double wmax = 0;
+  float lx0 = 1e30f, ly0 = 1e30f, lx1 = -1e30f, ly1 = -1e30f;
+  for (uint32_t m = 0; m < L.count; ++m) {
+    const Segment& s = G.segs[G.order[L.first + m]];
+    lx0 = std::min({lx0, s.x0, s.x1});
+    ly0 = std::min({ly0, s.y0, s.y1});
+    lx1 = std::max({lx1, s.x0, s.x1});
+    ly1 = std::max({ly1, s.y0, s.y1});
+    wmax = std::max(wmax, G.bead_width(s, h));
+  }
+  const int32_t wx0 = G.cell_x(lx0 - wmax) - 3, wy0 = G.cell_y(ly0 - wmax) - 3;
+  const int32_t W = G.cell_x(lx1 + wmax) + 4 - wx0, H = G.cell_y(ly1 + wmax) + 4 - wy0;
+  const size_t N = static_cast<size_t>(W) * H;
+  std::vector<uint8_t>& occ = S.occ;
+  occ.assign(N, 0);
+
+  // Beads as capsules of their width, filled row by row: on each row the capsule is one span,
+  // the union of its end discs and its slab.
+  for (uint32_t m = 0; m < L.count; ++m) {
+    const uint32_t si = G.order[L.first + m];
+    const Segment& s = G.segs[si];
+    const double rc = 0.5 * G.bead_width(s, h) / cs, rc2 = rc * rc;
+    const double ax = (s.x0 - G.ox) / cs - wx0, ay = (s.y0 - G.oy) / cs - wy0;
+    const double bx = (s.x1 - G.ox) / cs - wx0, by = (s.y1 - G.oy) / cs - wy0;
+    const double dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy, len = std::sqrt(l2);
+    const uint8_t bits = G.is_loop[si] ? 1 : 2;
+    const int32_t y0 = std::max(1, static_cast<int32_t>(std::floor(std::min(ay, by) - rc))),
+                  y1 = std::min(H - 2, static_cast<int32_t>(std::ceil(std::max(ay, by) + rc)));
+    // The slab's span on row cy: 0 <= (X - ax) dx + (cy - ay) dy <= l2 and
+    // |(X - ax) dy - (cy - ay) dx| <= rc len, each bound linear in cy.
+    const double rl = rc * len;
+    const bool has_slab = l2 > 0;
+    const double idx = dx != 0 ? 1.0 / dx : 0.0, idy = dy != 0 ? 1.0 / dy : 0.0;
+    for (int32_t y = y0; y <= y1; ++y) {
+      const double cy = y + 0.5;
+      double lo = 1e300, hi = -1e300;
+      const double ea = rc2 - (cy - ay) * (cy - ay), eb = rc2 - (cy - by) * (cy - by);
+      if (ea >= 0) {
+        const double r = std::sqrt(ea);
+        lo = ax - r;
+        hi = ax + r;
+      }
+      if (eb >= 0) {
+        const double r = std::sqrt(eb);
+        lo = std::min(lo, bx - r);
+        hi = std::max(hi, bx + r);
+      }
+      if (has_slab) {
+        double s0 = -1e300, s1 = 1e300;
+        const double t = (cy - ay);
+        if (dx != 0) {
+          const double u = ax - t * dy * idx, v = u + l2 * idx;  // projection 0 and l2
+          s0 = std::min(u, v);
+          s1 = std::max(u, v);
+        } else if (t * dy < 0 || t * dy > l2) {
+          s1 = -1e300;
+        }
+        if (dy != 0) {
+          const double c = ax + t * dx * idy, e = rl * std::fabs(idy);  // perpendicular offset +-rl
+          s0 = std::max(s0, c - e);
+          s1 = std::min(s1, c + e);
+        } else if (std::fabs(t * dx) > rl) {
+          s1 = -1e300;
+        }
+        if (s0 <= s1) {
+          lo = std::min(lo, s0);
+          hi = std::max(hi, s1);
+        }
+      }
+      if (!(lo <= hi)) continue;
+      const int32_t x0 = std::max<double>(1, std::ceil(lo - 0.5)), x1 = std::min<double>(W - 2, std::floor(hi - 0.5));
+      uint8_t* r = occ.data() + static_cast<size_t>(y) * W;
+      for (int32_t x = x0; x <= x1; ++x) r[x] |= bits;
+    }
+  }
+
+  // Empty runs, 4-connected components. The border ring is empty, so run 0 is the outside.
+  std::vector<Span>& runs = S.runs;
+  std::vector<uint32_t>& row = S.row;
+  runs.clear();
+  row.assign(static_cast<size_t>(H) + 1, 0);
+  for (int32_t y = 0; y < H; ++y) {
+    row[y] = static_cast<uint32_t>(runs.size());
+    const uint8_t* r = occ.data() + static_cast<size_t>(y) * W;
+    int32_t x = 0;
+    while (x < W) {
+      const int32_t e = scan_row(r, x, W, false);  // first occupied cell
+      if (e > x) runs.push_back({x, e - 1});
+      x = e < W ? scan_row(r, e, W, true) : W;     // next empty cell
+    }
+  }
+  row[H] = static_cast<uint32_t>(runs.size());
+  const uint32_t nr = static_cast<uint32_t>(runs.size());
+  std::vector<uint32_t>& parent = S.parent;
+  parent.resize(nr);
+  std::iota(parent.begin(), parent.end(), 0u);
+  for (int32_t y = 1; y < H; ++y) link_rows(runs, row[y - 1], row[y], row[y], row[y + 1], 0, parent);
+  for (uint32_t r = 0; r < nr; ++r) parent[r] = uf_find(parent, r);
+
+  // Enclosed components: the bead kinds along their rims, then, for those bordered by loops,
+  // their depth (chamfer from the beads).
+  S.loop_adj.assign(nr, 0);
+  S.other_adj.assign(nr, 0);
+  for (int32_t y = 1; y < H - 1; ++y)
+    for (uint32_t r = row[y]; r < row[y + 1]; ++r) {
+      const uint32_t c = parent[r];
+      if (c == 0) continue;
+      const int32_t x0 = runs[r].x0, x1 = runs[r].x1;
+      const uint8_t* o = occ.data() + static_cast<size_t>(y) * W;
+      // Cells hold 0 (empty), 1 (loop bead) or 2..3 (another bead): branch-free counts.
+      uint32_t la = (o[x0 - 1] == 1) + (o[x1 + 1] == 1), oa = (o[x0 - 1] >= 2) + (o[x1 + 1] >= 2);
+      for (int32_t x = x0; x <= x1; ++x) {
+        const uint8_t a = o[x - W], b = o[x + W];
+        la += (a == 1) + (b == 1);
+        oa += (a >= 2) + (b >= 2);
+      }
+      S.loop_adj[c] += la;
+      S.other_adj[c] += oa;
+    }
+  // A hole needs a cell deeper than half a bead; chamfer units are thirds of a cell, counted
+  // to the first cell outside: a cell centre lies (d / 3 - 0.5) cells from the edge. Bead
+  // widths (<= 3 mm) and cells (>= 0.06 mm) keep both thresholds far below the byte cap.
+  const double hole_depth = 3.0 * (0.5 * G.w_typ / cs + 0.5);
+  const uint32_t erode_units = static_cast<uint32_t>(std::ceil(3.0 * (0.75 * G.w_typ / cs + 0.5)));
+  const uint32_t hole_cap = std::min<uint32_t>(255, static_cast<uint32_t>(std::ceil(hole_depth)));
+  const uint32_t erode_cap = std::min<uint32_t>(255, erode_units);
+  S.kind.assign(nr, 0);
+  bool any_candidate = false;
+  for (uint32_t r = 0; r < nr; ++r) {
+    const uint32_t c = parent[r];
+    if (c == 0) continue;
+    const bool candidate = !G.spiral && S.loop_adj[c] >= 9 * S.other_adj[c] && S.loop_adj[c] > 0;
+    S.kind[r] = candidate ? 3 : 2;
+    any_candidate |= candidate;
+  }
+  std::vector<uint8_t>& dist = S.dist;
+  dist.assign(N, 0);
+  if (any_candidate) {
+    chamfer_runs(dist.data(), W, H, runs, row, hole_cap, [&](uint32_t r) { return S.kind[r] == 3; });
+    S.depth.assign(nr, 0);
+    for (int32_t y = 1; y < H - 1; ++y)
+      for (uint32_t r = row[y]; r < row[y + 1]; ++r) {
+        if (S.kind[r] != 3) continue;
+        const uint8_t* d = dist.data() + static_cast<size_t>(y) * W;
+        uint8_t dep = S.depth[parent[r]];
+        for (int32_t x = runs[r].x0; x <= runs[r].x1; ++x) dep = std::max(dep, d[x]);
+        S.depth[parent[r]] = dep;
+      }
+    for (uint32_t r = 0; r < nr; ++r)
+      if (S.kind[r] == 3) S.kind[r] = S.depth[parent[r]] >= hole_depth ? 1 : 2;
+  }
+
+  // Material runs: the spans between consecutive outside / hole runs of a row (gaps are filled).
+  std::vector<Span>& mr = S.mruns;
+  std::vector<uint32_t>& mrow = S.mrow;
+  mr.clear();
+  mrow.assign(static_cast<size_t>(H) + 1, 0);
+  for (int32_t y = 0; y < H; ++y) {
+    mrow[y] = static_cast<uint32_t>(mr.size());
+    int32_t prev_end = -1;
+    for (uint32_t r = row[y]; r < row[y + 1]; ++r) {
+      if (S.kind[r] == 2) {
+        uint8_t* o = occ.data() + static_cast<size_t>(y) * W;
+        for (int32_t x = runs[r].x0; x <= runs[r].x1; ++x) o[x] = 4;
+        continue;
+      }
+      if (runs[r].x0 > prev_end + 1) mr.push_back({prev_end + 1, runs[r].x0 - 1});
+      prev_end = runs[r].x1;
+    }
+  }
+  mrow[H] = static_cast<uint32_t>(mr.size());
+  // Hole cells back to distance sources; gap cells are overwritten by the material sweep.
+  for (uint32_t r = 0; r < nr; ++r)
+    if (S.kind[r] == 1) {
+      const int32_t y = static_cast<int32_t>(std::upper_bound(row.begin(), row.end(), r) - row.begin()) - 1;
+      std::fill(dist.begin() + static_cast<size_t>(y) * W + runs[r].x0,
+                dist.begin() + static_cast<size_t>(y) * W + runs[r].x1 + 1, uint8_t(0));
+    }
+  chamfer_runs(dist.data(), W, H, mr, mrow, erode_cap, [](uint32_t) { return true; });
+
+  // Material regions: 8-connected components of the material runs, numbered in raster order of
+  // their first cell.
+  const uint32_t nm = static_cast<uint32_t>(mr.size());
+  parent.resize(nm);
+  std::iota(parent.begin(), parent.end(), 0u);
+  for (int32_t y = 1; y < H; ++y) link_rows(mr, mrow[y - 1], mrow[y], mrow[y], mrow[y + 1], 1, parent);
+  std::vector<uint32_t>& mid = S.mid;
+  mid.assign(nm, UINT32_MAX);
+  const uint32_t base = static_cast<uint32_t>(out.size());
+  for (int32_t y = 0; y < H; ++y)
+    for (uint32_t r = mrow[y]; r < mrow[y + 1]; ++r) {
+      const uint32_t c = uf_find(parent, r);
+      if (mid[c] == UINT32_MAX) {
+        mid[c] = static_cast<uint32_t>(out.size());
+        out.emplace_back();
+        Region& R = out.back();
+        R.layer = k;
+        R.bx0 = R.by0 = INT32_MAX;
+        R.bx1 = R.by1 = INT32_MIN;
+      }
+      mid[r] = mid[c];
+      Region& R = out[mid[c]];
+      const int32_t x0 = mr[r].x0, x1 = mr[r].x1;
+      R.cells += static_cast<uint64_t>(x1 - x0 + 1);
+      const uint8_t* d = dist.data() + static_cast<size_t>(y) * W;
+      uint64_t er = 0;
+      for (int32_t x = x0; x <= x1; ++x) er += d[x] >= erode_units;
+      R.eroded += er;
+      R.runs.push_back({y + wy0, x0 + wx0, x1 + wx0});
+      R.bx0 = std::min(R.bx0, x0 + wx0);
+      R.bx1 = std::max(R.bx1, x1 + wx0);
+      R.by0 = std::min(R.by0, y + wy0);
+      R.by1 = std::max(R.by1, y + wy0);
+    }
+
+  // Wall samples: along each bead, every `spacing` (phase carried along a chain), on each side
+  // whose neighbourhood just beyond the bead is not material.
+  auto material = [&](double x, double y) {
+    const int32_t cx = G.cell_x(x) - wx0, cy = G.cell_y(y) - wy0;
+    if (cx < 0 || cy < 0 || cx >= W || cy >= H) return false;
+    return occ[static_cast<size_t>(cy) * W + cx] != 0;
+  };
+  auto region_at = [&](int32_t cx, int32_t cy) -> Region* {
+    if (cx < 0 || cy < 0 || cx >= W || cy >= H || occ[static_cast<size_t>(cy) * W + cx] == 0) return nullptr;
+    const auto b = mr.begin() + mrow[cy], e = mr.begin() + mrow[cy + 1];
+    const auto it = std::upper_bound(b, e, cx, [](int32_t v, const Span& s) { return v < s.x0; });
+    if (it == b || (it - 1)->x1 < cx) return nullptr;
+    return &out[mid[static_cast<uint32_t>(it - 1 - mr.begin())]];
+  };
+  uint32_t prev_chain = UINT32_MAX;
+  double phase = 0;
+  for (uint32_t m = 0; m < L.count; ++m) {
+    const Segment& s = G.segs[G.order[L.first + m]];
+    if (s.chain != prev_chain) {
+      phase = 0;
+      prev_chain = s.chain;
+    }
+    const double l = seg_len(s);
+    const double dx = (s.x1 - s.x0) / l, dy = (s.y1 - s.y0) / l;
+    const double half = 0.5 * G.bead_width(s, h);
+    const double probe = half + 1.5 * cs;
+    double t = phase;
+    for (; t < l; t += G.spacing) {
+      const double px = s.x0 + dx * t, py = s.y0 + dy * t;
+      const double pz = s.z0 + (s.z1 - s.z0) * (t / l);
+      Region* R = region_at(G.cell_x(px) - wx0, G.cell_y(py) - wy0);
+      if (!R) continue;
+      for (int side = -1; side <= 1; side += 2) {
+        const double nx = -dy * side, ny = dx * side;
+        if (material(px + nx * probe, py + ny * probe)) continue;
+        // Also just beyond the bead's edge, so a neighbouring bead does not count as empty.
+        if (material(px + nx * (half + 0.5 * cs), py + ny * (half + 0.5 * cs)) &&
+            material(px + nx * (half + 2.5 * cs), py + ny * (half + 2.5 * cs)))
+          continue;
+        const float v[5] = {static_cast<float>(px + nx * half), static_cast<float>(py + ny * half),
+                            static_cast<float>(G.spiral ? pz : L.z), static_cast<float>(nx), static_cast<float>(ny)};
+        R->walls.insert(R->walls.end(), v, v + 5);
+      }
+    }
+    phase = t - l;
+  }
+  (void)base;
+}
 
 }  // namespace
 
@@ -227,7 +711,7 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
         const double l = seg_len(s);
         if (l < 0.3) continue;
         const double dx = (s.x1 - s.x0) / l, dy = (s.y1 - s.y0) / l;
-        for (double t = 0.15; t < l - 0.15; t += 0.5) {
+        for (double t = 0.15; t < l - 0.15 && samples.size() < 50000; t += 0.5) {
           Sample q{static_cast<float>(s.x0 + dx * t), static_cast<float>(s.y0 + dy * t), static_cast<float>(dx),
                    static_cast<float>(dy), s.chain, s.e_per_mm};
           const int64_t gx = static_cast<int64_t>(std::floor(q.x / cell)), gy = static_cast<int64_t>(std::floor(q.y / cell));
@@ -242,8 +726,9 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
           for (int64_t oy = -1; oy <= 1; ++oy) {
             auto it = grid.find((gx + ox) * 1000003 + gy + oy);
             if (it == grid.end()) continue;
-            for (uint32_t o : it->second) {
-              const Sample& r = samples[o];
+            // A few dozen samples share a 1 mm cell in real perimeters; stacked copies stop here.
+            for (size_t oi = 0; oi < std::min<size_t>(it->second.size(), 64); ++oi) {
+              const Sample& r = samples[it->second[oi]];
               if (r.chain == q.chain) continue;
               if (std::fabs(q.dx * r.dx + q.dy * r.dy) < 0.97f) continue;
               const double px = r.x - q.x, py = r.y - q.y;
@@ -295,6 +780,7 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   }
 
   // --- Global grid ---------------------------------------------------------------------------
+  double total_len = 0;
   float gx0 = 1e30f, gy0 = 1e30f, gx1 = -1e30f, gy1 = -1e30f;
   for (const Segment& s : segs) {
     gx0 = std::min({gx0, s.x0, s.x1});
@@ -307,7 +793,9 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   double cs = std::min(std::max(w_typ / 2.5, 0.06), 0.3);
   cs = std::max(cs, (std::max(gx1 - gx0, gy1 - gy0) + 20.0) / 2000.0);
   {
-    // Bounded work whatever the file: all layers' windows together stay under ~1e8 cells.
+    // Bounded work whatever the file: all layers' windows together stay under the cell budget,
+    // and so do the bead cells the rasteriser visits (rows times span per bead).
+    const double budget = static_cast<double>(std::max<uint64_t>(opt.max_raster_cells, 1'000'000));
     double area = 0;
     for (const Layer& L : layers) {
       float lx0 = 1e30f, ly0 = 1e30f, lx1 = -1e30f, ly1 = -1e30f;
@@ -320,284 +808,96 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
       }
       area += (double(lx1) - lx0 + 10.0) * (double(ly1) - ly0 + 10.0);
     }
-    cs = std::max(cs, std::sqrt(area / 1.0e8));
+    cs = std::max(cs, std::sqrt(area / budget));
+    // Bead cells at cell size c: sum over beads of (len / c + 2 r / c + 2) (2 r / c + 2).
+    double s_lr = 0, s_l = 0, s_r = 0, s_rr = 0;
+    for (const Layer& L : layers)
+      for (uint32_t m = 0; m < L.count; ++m) {
+        const Segment& s = segs[order[L.first + m]];
+        const double l = seg_len(s), r = 0.5 * bead_width(s, L.h);
+        s_lr += l * r;
+        s_l += l;
+        s_r += r;
+        s_rr += r * r;
+      }
+    auto bead_cells = [&](double c) {
+      return (2 * s_lr + 4 * s_rr) / (c * c) + (2 * s_l + 8 * s_r) / c + 4.0 * static_cast<double>(nseg);
+    };
+    for (int i = 0; i < 200 && bead_cells(cs) > budget; ++i) cs *= 1.1;
+    total_len = s_l;
   }
   const double ox = gx0 - 8.0, oy = gy0 - 8.0;
   auto cell_x = [&](double x) { return static_cast<int32_t>(std::floor((x - ox) / cs)); };
   auto cell_y = [&](double y) { return static_cast<int32_t>(std::floor((y - oy) / cs)); };
 
-  std::vector<Region> regions;
-  std::vector<uint8_t> occ;
-  std::vector<int32_t> lab;
-  std::vector<uint16_t> dist;
-  std::vector<int32_t> stack;
   const double spacing = std::max(0.05, opt.point_spacing_mm);
-
-  for (size_t k = 0; k < nlayers; ++k) {
-    Layer& L = layers[k];
-    const double h = L.h;
-    double wmax = 0;
-    float lx0 = 1e30f, ly0 = 1e30f, lx1 = -1e30f, ly1 = -1e30f;
-    for (uint32_t m = 0; m < L.count; ++m) {
-      const Segment& s = segs[order[L.first + m]];
-      lx0 = std::min({lx0, s.x0, s.x1});
-      ly0 = std::min({ly0, s.y0, s.y1});
-      lx1 = std::max({lx1, s.x0, s.x1});
-      ly1 = std::max({ly1, s.y0, s.y1});
-      wmax = std::max(wmax, bead_width(s, h));
-    }
-    const int32_t wx0 = cell_x(lx0 - wmax) - 3, wy0 = cell_y(ly0 - wmax) - 3;
-    const int32_t W = cell_x(lx1 + wmax) + 4 - wx0, H = cell_y(ly1 + wmax) + 4 - wy0;
-    const size_t N = static_cast<size_t>(W) * H;
-    occ.assign(N, 0);
-    auto at = [&](int32_t x, int32_t y) { return static_cast<size_t>(y) * W + x; };
-
-    // Rasterise beads: bit 0 any bead, bit 1 a loop bead, bit 2 a non-loop bead.
-    for (uint32_t m = 0; m < L.count; ++m) {
-      const uint32_t si = order[L.first + m];
-      const Segment& s = segs[si];
-      const double r = 0.5 * bead_width(s, h);
-      const double sx = (s.x0 - ox) / cs - wx0, sy = (s.y0 - oy) / cs - wy0;
-      const double ex = (s.x1 - ox) / cs - wx0, ey = (s.y1 - oy) / cs - wy0;
-      const double rc = r / cs, rc2 = rc * rc;
-      const uint8_t bits = is_loop[si] ? 3 : 5;
-      // Pieces about a bead wide, so a diagonal infill line does not scan its whole bounding box.
-      const double plen = std::hypot(ex - sx, ey - sy);
-      const int pieces = std::max(1, static_cast<int>(std::ceil(plen / std::max(1.0, 2.0 * rc))));
-      for (int pc = 0; pc < pieces; ++pc) {
-        const double f0 = double(pc) / pieces, f1 = double(pc + 1) / pieces;
-        const double ax = sx + (ex - sx) * f0, ay = sy + (ey - sy) * f0;
-        const double bx = sx + (ex - sx) * f1, by = sy + (ey - sy) * f1;
-        const double dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy;
-        const int32_t cx0 = std::max(0, static_cast<int32_t>(std::floor(std::min(ax, bx) - rc))),
-                      cx1 = std::min(W - 1, static_cast<int32_t>(std::ceil(std::max(ax, bx) + rc)));
-        const int32_t cy0 = std::max(0, static_cast<int32_t>(std::floor(std::min(ay, by) - rc))),
-                      cy1 = std::min(H - 1, static_cast<int32_t>(std::ceil(std::max(ay, by) + rc)));
-        for (int32_t y = cy0; y <= cy1; ++y)
-          for (int32_t x = cx0; x <= cx1; ++x) {
-            const double px = x + 0.5 - ax, py = y + 0.5 - ay;
-            double t = l2 > 0 ? (px * dx + py * dy) / l2 : 0.0;
-            t = std::min(1.0, std::max(0.0, t));
-            const double qx = px - t * dx, qy = py - t * dy;
-            if (qx * qx + qy * qy <= rc2) occ[at(x, y)] |= bits;
-          }
+  LayerGrid grid;
+  grid.ox = ox;
+  grid.oy = oy;
+  grid.cs = cs;
+  grid.w_typ = w_typ;
+  // Wall samples every `spacing`, thinned so that at most a sixteenth of the cell budget are taken.
+  const double wall_step =
+      std::max(spacing, total_len / (static_cast<double>(std::max<uint64_t>(opt.max_raster_cells, 1'000'000)) / 16));
+  grid.spacing = wall_step;
+  grid.spiral = spiral;
+  grid.segs = segs.data();
+  grid.order = order.data();
+  grid.is_loop = is_loop.data();
+  grid.k_area = k_area;
+  // Layers are independent until they are linked: one task each, scratch buffers per thread.
+  std::vector<std::vector<Region>> per_layer(nlayers);
+  tbb::enumerable_thread_specific<LayerScratch> scratch;
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, nlayers, 1), [&](const tbb::blocked_range<size_t>& rg) {
+    LayerScratch& S = scratch.local();
+    for (size_t k = rg.begin(); k != rg.end(); ++k)
+      process_layer(grid, layers[k], static_cast<uint32_t>(k), S, per_layer[k]);
+  });
+  scratch.clear();
+  std::vector<Region> regions;
+  {
+    size_t total_regions = 0;
+    for (const auto& v : per_layer) total_regions += v.size();
+    regions.reserve(total_regions);
+    for (size_t k = 0; k < nlayers; ++k) {
+      for (Region& R : per_layer[k]) {
+        layers[k].regions.push_back(static_cast<uint32_t>(regions.size()));
+        regions.push_back(std::move(R));
       }
-    }
-
-    // Chamfer (3-4) distance transform, in thirds of a cell, from occupied cells.
-    auto chamfer = [&](auto inside) {
-      dist.assign(N, 0);
-      const uint16_t big = 60000;
-      for (int32_t y = 0; y < H; ++y)
-        for (int32_t x = 0; x < W; ++x) {
-          const size_t i = at(x, y);
-          if (!inside(i)) continue;
-          uint32_t d = big;
-          if (x > 0) d = std::min<uint32_t>(d, dist[i - 1] + 3u);
-          if (y > 0) {
-            d = std::min<uint32_t>(d, dist[i - W] + 3u);
-            if (x > 0) d = std::min<uint32_t>(d, dist[i - W - 1] + 4u);
-            if (x + 1 < W) d = std::min<uint32_t>(d, dist[i - W + 1] + 4u);
-          } else {
-            d = 3;
-          }
-          if (x == 0) d = std::min<uint32_t>(d, 3u);
-          dist[i] = static_cast<uint16_t>(std::min<uint32_t>(d, big));
-        }
-      for (int32_t y = H - 1; y >= 0; --y)
-        for (int32_t x = W - 1; x >= 0; --x) {
-          const size_t i = at(x, y);
-          if (!inside(i)) continue;
-          uint32_t d = dist[i];
-          if (x + 1 < W) d = std::min<uint32_t>(d, dist[i + 1] + 3u);
-          else d = std::min<uint32_t>(d, 3u);
-          if (y + 1 < H) {
-            d = std::min<uint32_t>(d, dist[i + W] + 3u);
-            if (x + 1 < W) d = std::min<uint32_t>(d, dist[i + W + 1] + 4u);
-            if (x > 0) d = std::min<uint32_t>(d, dist[i + W - 1] + 4u);
-          } else {
-            d = std::min<uint32_t>(d, 3u);
-          }
-          dist[i] = static_cast<uint16_t>(d);
-        }
-    };
-
-    // Empty components: 0 = outside (reaches the border); others hole or gap.
-    lab.assign(N, -1);
-    chamfer([&](size_t i) { return occ[i] == 0; });
-    int32_t ncomp = 0;
-    // Chamfer units are thirds of a cell, counted to the first cell outside: a cell centre lies
-    // (d / 3 - 0.5) cells from the edge.
-    const double hole_depth = 3.0 * (0.5 * w_typ / cs + 0.5);
-    auto flood = [&](size_t seed, int32_t id, uint64_t& loop_adj, uint64_t& other_adj, uint32_t& depth) {
-      stack.clear();
-      stack.push_back(static_cast<int32_t>(seed));
-      lab[seed] = id;
-      while (!stack.empty()) {
-        const size_t i = static_cast<size_t>(stack.back());
-        stack.pop_back();
-        depth = std::max<uint32_t>(depth, dist[i]);
-        const int32_t x = static_cast<int32_t>(i % W), y = static_cast<int32_t>(i / W);
-        const int32_t nx[4] = {x - 1, x + 1, x, x}, ny[4] = {y, y, y - 1, y + 1};
-        for (int d = 0; d < 4; ++d) {
-          if (nx[d] < 0 || ny[d] < 0 || nx[d] >= W || ny[d] >= H) continue;
-          const size_t j = at(nx[d], ny[d]);
-          if (occ[j] == 0) {
-            if (lab[j] < 0) {
-              lab[j] = id;
-              stack.push_back(static_cast<int32_t>(j));
-            }
-          } else if (occ[j] & 4) {
-            ++other_adj;
-          } else {
-            ++loop_adj;
-          }
-        }
-      }
-    };
-    {
-      uint64_t a = 0, b = 0;
-      uint32_t d = 0;
-      flood(0, 0, a, b, d);
-      ncomp = 1;
-    }
-    std::vector<uint8_t> fill;  // per empty component: 1 = material (gap)
-    fill.push_back(0);
-    for (size_t i = 0; i < N; ++i) {
-      if (occ[i] != 0 || lab[i] >= 0) continue;
-      uint64_t loop_adj = 0, other_adj = 0;
-      uint32_t depth = 0;
-      flood(i, ncomp, loop_adj, other_adj, depth);
-      const bool hole = !spiral && depth >= hole_depth && loop_adj >= 9 * other_adj && loop_adj > 0;
-      fill.push_back(hole ? 0 : 1);
-      ++ncomp;
-    }
-    // Material mask in occ bit 3.
-    for (size_t i = 0; i < N; ++i)
-      if (occ[i] != 0 || fill[lab[i]]) occ[i] |= 8;
-
-    // Material regions (8-connected), measured and run-length encoded.
-    chamfer([&](size_t i) { return (occ[i] & 8) != 0; });
-    const uint32_t erode_units = static_cast<uint32_t>(std::ceil(3.0 * (0.75 * w_typ / cs + 0.5)));
-    lab.assign(N, -1);
-    const uint32_t base = static_cast<uint32_t>(regions.size());
-    for (size_t s0 = 0; s0 < N; ++s0) {
-      if (!(occ[s0] & 8) || lab[s0] >= 0) continue;
-      const int32_t id = static_cast<int32_t>(regions.size() - base);
-      regions.emplace_back();
-      Region& R = regions.back();
-      R.layer = static_cast<uint32_t>(k);
-      stack.clear();
-      stack.push_back(static_cast<int32_t>(s0));
-      lab[s0] = id;
-      while (!stack.empty()) {
-        const size_t i = static_cast<size_t>(stack.back());
-        stack.pop_back();
-        ++R.cells;
-        if (dist[i] >= erode_units) ++R.eroded;
-        const int32_t x = static_cast<int32_t>(i % W), y = static_cast<int32_t>(i / W);
-        for (int32_t oy2 = -1; oy2 <= 1; ++oy2)
-          for (int32_t ox2 = -1; ox2 <= 1; ++ox2) {
-            const int32_t xx = x + ox2, yy = y + oy2;
-            if (xx < 0 || yy < 0 || xx >= W || yy >= H) continue;
-            const size_t j = at(xx, yy);
-            if ((occ[j] & 8) && lab[j] < 0) {
-              lab[j] = id;
-              stack.push_back(static_cast<int32_t>(j));
-            }
-          }
-      }
-    }
-    for (uint32_t r = base; r < regions.size(); ++r) {
-      regions[r].bx0 = regions[r].by0 = INT32_MAX;
-      regions[r].bx1 = regions[r].by1 = INT32_MIN;
-      L.regions.push_back(r);
-    }
-    for (int32_t y = 0; y < H; ++y) {
-      int32_t x = 0;
-      while (x < W) {
-        const int32_t id = lab[at(x, y)];
-        if (id < 0) {
-          ++x;
-          continue;
-        }
-        int32_t e = x;
-        while (e + 1 < W && lab[at(e + 1, y)] == id) ++e;
-        Region& R = regions[base + id];
-        R.runs.push_back({y + wy0, x + wx0, e + wx0});
-        R.bx0 = std::min(R.bx0, x + wx0);
-        R.bx1 = std::max(R.bx1, e + wx0);
-        R.by0 = std::min(R.by0, y + wy0);
-        R.by1 = std::max(R.by1, y + wy0);
-        x = e + 1;
-      }
-    }
-
-    // Wall samples: along each bead, every `spacing` (phase carried along a chain), on each
-    // side whose neighbourhood just beyond the bead is not material.
-    auto material = [&](double x, double y) {
-      const int32_t cx = cell_x(x) - wx0, cy = cell_y(y) - wy0;
-      if (cx < 0 || cy < 0 || cx >= W || cy >= H) return false;
-      return (occ[at(cx, cy)] & 8) != 0;
-    };
-    uint32_t prev_chain = UINT32_MAX;
-    double phase = 0;
-    for (uint32_t m = 0; m < L.count; ++m) {
-      const Segment& s = segs[order[L.first + m]];
-      if (s.chain != prev_chain) {
-        phase = 0;
-        prev_chain = s.chain;
-      }
-      const double l = seg_len(s);
-      const double dx = (s.x1 - s.x0) / l, dy = (s.y1 - s.y0) / l;
-      const double half = 0.5 * bead_width(s, h);
-      const double probe = half + 1.5 * cs;
-      double t = phase;
-      for (; t < l; t += spacing) {
-        const double px = s.x0 + dx * t, py = s.y0 + dy * t;
-        const double pz = s.z0 + (s.z1 - s.z0) * (t / l);
-        const int32_t cx = cell_x(px) - wx0, cy = cell_y(py) - wy0;
-        if (cx < 0 || cy < 0 || cx >= W || cy >= H) continue;
-        const int32_t id = lab[at(cx, cy)];
-        if (id < 0) continue;
-        Region& R = regions[base + id];
-        for (int side = -1; side <= 1; side += 2) {
-          const double nx = -dy * side, ny = dx * side;
-          if (material(px + nx * probe, py + ny * probe)) continue;
-          // Also just beyond the bead's edge, so a neighbouring bead does not count as empty.
-          if (material(px + nx * (half + 0.5 * cs), py + ny * (half + 0.5 * cs)) &&
-              material(px + nx * (half + 2.5 * cs), py + ny * (half + 2.5 * cs)))
-            continue;
-          const float v[5] = {static_cast<float>(px + nx * half), static_cast<float>(py + ny * half),
-                              static_cast<float>(spiral ? pz : L.z), static_cast<float>(nx),
-                              static_cast<float>(ny)};
-          R.walls.insert(R.walls.end(), v, v + 5);
-        }
-      }
-      phase = t - l;
+      std::vector<Region>().swap(per_layer[k]);
     }
   }
-  std::vector<uint8_t>().swap(occ);
-  std::vector<int32_t>().swap(lab);
-  std::vector<uint16_t>().swap(dist);
 
   // --- Link regions across layers --------------------------------------------------------
   const double link_dz = 1.6 * h_est + 1e-4;
+  std::vector<TileIndex> layer_index(nlayers);
+  tbb::parallel_for(size_t(0), nlayers, [&](size_t j) {
+    const auto& ids = layers[j].regions;
+    layer_index[j].build(ids.size(), [&](size_t i) {
+      const Region& q = regions[ids[i]];
+      return std::array<int32_t, 4>{q.bx0, q.by0, q.bx1, q.by1};
+    });
+  });
+  std::vector<uint32_t> cand;
   for (size_t k = 1; k < nlayers; ++k) {
     for (uint32_t r : layers[k].regions) {
       for (size_t j = k; j-- > 0;) {
         if (layers[k].z - layers[j].z > link_dz) break;
         bool found = false;
-        for (uint32_t q : layers[j].regions)
+        layer_index[j].query(regions[r].bx0, regions[r].by0, regions[r].bx1, regions[r].by1, cand);
+        for (uint32_t ci : cand) {
+          const uint32_t q = layers[j].regions[ci];
           if (runs_overlap(regions[r], regions[q])) {
             regions[r].below.push_back(q);
             regions[q].above.push_back(r);
             found = true;
           }
+        }
         if (found) break;
       }
     }
   }
+  std::vector<TileIndex>().swap(layer_index);
   // Union-find over all layers but the first: brims join neighbouring objects there.
   UnionFind uf(regions.size());
   for (uint32_t r = 0; r < regions.size(); ++r)
@@ -647,15 +947,26 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
     }
     if (O.eroded < 0.05 * O.cells) O.keep = false;  // thin: skirt, purge line, sparse support
   }
-  for (size_t a = 0; a < objs.size(); ++a) {
-    if (!objs[a].keep || objs[a].hi - objs[a].lo > 3) continue;
-    for (size_t b = 0; b < objs.size(); ++b) {
-      if (a == b || !objs[b].keep) continue;
-      const int32_t cx = (objs[b].bx0 + objs[b].bx1) / 2, cy = (objs[b].by0 + objs[b].by1) / 2;
-      if (objs[a].bx0 < cx && cx < objs[a].bx1 && objs[a].by0 < cy && cy < objs[a].by1 &&
-          objs[b].hi - objs[b].lo > objs[a].hi - objs[a].lo) {
-        objs[a].keep = false;  // a short ring around a taller object: skirt / draft shield
-        break;
+  {
+    // Object centres bucketed, so each short object checks only the centres inside its box.
+    TileIndex centres;
+    centres.build(objs.size(), [&](size_t b) {
+      const int32_t cx = static_cast<int32_t>((int64_t(objs[b].bx0) + objs[b].bx1) / 2),
+                    cy = static_cast<int32_t>((int64_t(objs[b].by0) + objs[b].by1) / 2);
+      return std::array<int32_t, 4>{cx, cy, cx, cy};
+    });
+    std::vector<uint32_t> inside;
+    for (size_t a = 0; a < objs.size(); ++a) {
+      if (!objs[a].keep || objs[a].hi - objs[a].lo > 3) continue;
+      centres.query(objs[a].bx0, objs[a].by0, objs[a].bx1, objs[a].by1, inside);
+      for (uint32_t b : inside) {
+        if (a == b || !objs[b].keep) continue;
+        const int32_t cx = (objs[b].bx0 + objs[b].bx1) / 2, cy = (objs[b].by0 + objs[b].by1) / 2;
+        if (objs[a].bx0 < cx && cx < objs[a].bx1 && objs[a].by0 < cy && cy < objs[a].by1 &&
+            objs[b].hi - objs[b].lo > objs[a].hi - objs[a].lo) {
+          objs[a].keep = false;  // a short ring around a taller object: skirt / draft shield
+          break;
+        }
       }
     }
   }
@@ -677,59 +988,109 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
     if (!R.below.empty()) return std::max(0.3 * h_est, double(L.z) - layers[regions[R.below[0]].layer].z);
     return R.layer == 0 ? double(L.h) : std::min(double(L.z), h_est);
   };
-  auto emit = [&](uint32_t o, double x, double y, double z, double nx, double ny, double nz, double area) {
-    if (o == UINT32_MAX || !objs[o].keep) return;
-    Pts& P = pts[o];
-    P.p.insert(P.p.end(), {static_cast<float>(x), static_cast<float>(y), static_cast<float>(z)});
-    P.n.insert(P.n.end(), {static_cast<float>(nx), static_cast<float>(ny), static_cast<float>(nz)});
-    P.area += area;
-  };
   const int32_t brim_rad = static_cast<int32_t>(std::ceil(std::max(1.0, 2.0 * w_typ) / cs));
   const int32_t skin_rad = static_cast<int32_t>(std::ceil(0.6 * w_typ / cs));
   const int32_t stride = std::max<int32_t>(1, static_cast<int32_t>(std::lround(spacing / cs)));
   const double skin_area = (stride * cs) * (stride * cs);
-  RunSet above_set, below_set;
-  std::vector<RunSet> single;
-  for (uint32_t r = 0; r < regions.size(); ++r) {
-    Region& R = regions[r];
-    const double h = region_h(R);
-    const Layer& L = layers[R.layer];
-    const bool split = R.layer == 0 && !R.above.empty();
-    // Owner of a first-layer point: the object of an above region within brim distance.
-    std::vector<const Region*> ab, be;
-    for (uint32_t q : R.above) ab.push_back(&regions[q]);
-    for (uint32_t q : R.below) be.push_back(&regions[q]);
-    single.clear();
-    if (split) {
-      single.resize(ab.size());
-      for (size_t i = 0; i < ab.size(); ++i) single[i].build({ab[i]});
-    }
-    auto owner = [&](double x, double y, int32_t rad) -> uint32_t {
-      if (!split) return R.object;
-      const int32_t cx = cell_x(x), cy = cell_y(y);
-      for (size_t i = 0; i < ab.size(); ++i)
-        if (single[i].near(cx, cy, rad)) return ab[i]->object;
-      return UINT32_MAX;
-    };
-    for (size_t i = 0; i + 5 <= R.walls.size(); i += 5) {
-      const float* v = &R.walls[i];
-      emit(owner(v[0], v[1], brim_rad), v[0], v[1], v[2] - 0.5 * h, v[3], v[4], 0.0, spacing * h);
-    }
-    std::vector<float>().swap(R.walls);
-    if (!opt.skins) continue;
-    above_set.build(ab);
-    below_set.build(be);
-    const bool top_possible = !split;
-    for (const Run& run : R.runs) {
-      if (run.y % stride != 0) continue;
-      int32_t x = run.x0 + ((stride - (run.x0 % stride)) % stride);
-      for (; x <= run.x1; x += stride) {
-        const double px = ox + (x + 0.5) * cs, py = oy + (run.y + 0.5) * cs;
-        if (top_possible && (R.above.empty() || !above_set.near(x, run.y, skin_rad)))
-          emit(R.object, px, py, L.z, 0, 0, 1, skin_area);
-        if (R.below.empty() || !below_set.near(x, run.y, skin_rad)) emit(owner(px, py, skin_rad), px, py, L.z - h, 0, 0, -1, skin_area);
+  // Regions in parallel, each into its own list; appended per object in region order after,
+  // so points and area sums come out as a sequential pass would make them.
+  struct Emitted {
+    uint32_t object;
+    float p[3], n[3];
+    bool skin;
+  };
+  std::vector<std::vector<Emitted>> emitted(regions.size());
+  struct PointScratch {
+    RunSet above_set, below_set;
+    std::vector<RunSet> single;
+    TileIndex single_index;
+    std::vector<uint32_t> cand;
+  };
+  tbb::enumerable_thread_specific<PointScratch> point_scratch;
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, regions.size(), 16), [&](const tbb::blocked_range<size_t>& rg) {
+    PointScratch& PS = point_scratch.local();
+    for (size_t r = rg.begin(); r != rg.end(); ++r) {
+      Region& R = regions[r];
+      std::vector<Emitted>& E = emitted[r];
+      const double h = region_h(R);
+      const Layer& L = layers[R.layer];
+      const bool split = R.layer == 0 && !R.above.empty();
+      auto emit = [&](uint32_t o, double x, double y, double z, double nx, double ny, double nz, bool skin) {
+        if (o == UINT32_MAX || !objs[o].keep) return;
+        E.push_back({o,
+                     {static_cast<float>(x), static_cast<float>(y), static_cast<float>(z)},
+                     {static_cast<float>(nx), static_cast<float>(ny), static_cast<float>(nz)},
+                     skin});
+      };
+      // Owner of a first-layer point: the object of an above region within brim distance.
+      std::vector<const Region*> ab, be;
+      for (uint32_t q : R.above) ab.push_back(&regions[q]);
+      for (uint32_t q : R.below) be.push_back(&regions[q]);
+      const bool indexed = split && ab.size() > 8;
+      if (split) {
+        if (PS.single.size() < ab.size()) PS.single.resize(ab.size());
+        for (size_t i = 0; i < ab.size(); ++i) PS.single[i].build({ab[i]});
+        if (indexed)
+          PS.single_index.build(ab.size(), [&](size_t i) {
+            return std::array<int32_t, 4>{ab[i]->bx0, ab[i]->by0, ab[i]->bx1, ab[i]->by1};
+          });
+      }
+      auto owner = [&](double x, double y, int32_t rad) -> uint32_t {
+        if (!split) return R.object;
+        const int32_t cx = cell_x(x), cy = cell_y(y);
+        if (indexed) {
+          PS.single_index.query(int64_t(cx) - rad, int64_t(cy) - rad, int64_t(cx) + rad, int64_t(cy) + rad, PS.cand);
+          for (uint32_t i : PS.cand)
+            if (PS.single[i].near(cx, cy, rad)) return ab[i]->object;
+          return UINT32_MAX;
+        }
+        for (size_t i = 0; i < ab.size(); ++i)
+          if (PS.single[i].near(cx, cy, rad)) return ab[i]->object;
+        return UINT32_MAX;
+      };
+      for (size_t i = 0; i + 5 <= R.walls.size(); i += 5) {
+        const float* v = &R.walls[i];
+        emit(owner(v[0], v[1], brim_rad), v[0], v[1], v[2] - 0.5 * h, v[3], v[4], 0.0, false);
+      }
+      std::vector<float>().swap(R.walls);
+      if (!opt.skins) continue;
+      PS.above_set.build(ab);
+      PS.below_set.build(be);
+      const bool top_possible = !split;
+      for (size_t i = 0; i < R.runs.size();) {
+        const int32_t y = R.runs[i].y;
+        size_t e = i;
+        while (e < R.runs.size() && R.runs[e].y == y) ++e;
+        if (y % stride != 0) {
+          i = e;
+          continue;
+        }
+        PS.above_set.prepare_row(y, skin_rad);
+        PS.below_set.prepare_row(y, skin_rad);
+        BandCursor above{PS.above_set.band}, below{PS.below_set.band};
+        for (; i < e; ++i) {
+          const Run& run = R.runs[i];
+          int32_t x = run.x0 + ((stride - (run.x0 % stride)) % stride);
+          for (; x <= run.x1; x += stride) {
+            const double px = ox + (x + 0.5) * cs, py = oy + (run.y + 0.5) * cs;
+            const bool covered_above = above.covers(x), covered_below = below.covers(x);
+            if (top_possible && (R.above.empty() || !covered_above)) emit(R.object, px, py, L.z, 0, 0, 1, true);
+            if (R.below.empty() || !covered_below) emit(owner(px, py, skin_rad), px, py, L.z - h, 0, 0, -1, true);
+          }
+        }
       }
     }
+  });
+  point_scratch.clear();
+  for (size_t r = 0; r < regions.size(); ++r) {
+    const double wall_area = wall_step * region_h(regions[r]);
+    for (const Emitted& e : emitted[r]) {
+      Pts& P = pts[e.object];
+      P.p.insert(P.p.end(), e.p, e.p + 3);
+      P.n.insert(P.n.end(), e.n, e.n + 3);
+      P.area += e.skin ? skin_area : wall_area;
+    }
+    std::vector<Emitted>().swap(emitted[r]);
   }
 
   // --- Surfaces --------------------------------------------------------------------------
