@@ -96,7 +96,9 @@ int main(int argc, char** argv) {
     try { base.push_back(load_file(f).mesh); } catch (const Error&) {}
   }
   // Uploads: the first queries/2 base parts are enrolled (they sit first in every pack); the rest
-  // come from the end of the folder and are never enrolled.
+  // come from the end of the folder and are held out of every pack (nor stretched copies of them).
+  const size_t held_out = (queries + 1) / 2;
+  const size_t usable = base.size() > held_out ? base.size() - held_out : base.size();
   std::vector<std::pair<LoadedFile, std::string>> uploads;
   for (size_t q = 0; q < queries; ++q) {
     const bool enrolled = q % 2 == 0;
@@ -104,7 +106,7 @@ int main(int argc, char** argv) {
     Mesh m = grown(make_variant(base[idx], VariantKind::rigid, q).files[0], upload_triangles);
     uploads.push_back({loaded_from_mesh(std::move(m), "upload" + std::to_string(q)), enrolled ? "ref" + std::to_string(idx) : ""});
   }
-  std::printf("| references | pack MiB | enrol s | scan p50 ms | scan p95 ms | enrolled uploads found | others clear |\n|---|---|---|---|---|---|---|\n");
+  std::printf("| references | pack MiB | enrol s | scan p50 ms | scan p95 ms | p50 features / candidates / verify ms | enrolled uploads found | others clear |\n|---|---|---|---|---|---|---|---|\n");
   std::vector<double> medians;
   std::vector<ReferenceMesh> refs;
   std::mt19937_64 shape_rng(7);
@@ -113,7 +115,7 @@ int main(int argc, char** argv) {
       size_t i = refs.size();
       ReferenceMesh r;
       r.input.id = "ref" + std::to_string(i);
-      r.mesh = i < base.size() / 2 ? base[i] : stretched(base[i % base.size()], shape_rng);
+      r.mesh = i < usable ? base[i] : stretched(base[i % usable], shape_rng);
       refs.push_back(std::move(r));
     }
     const std::string pack_path = (fs::temp_directory_path() / ("partscreen-scaling-" + std::to_string(n) + ".pack")).string();
@@ -123,11 +125,18 @@ int main(int argc, char** argv) {
     Pack pack = Pack::open(pack_path);
     ScanOptions opt;
     opt.threads = 1;
-    std::vector<double> ms;
+    std::vector<double> ms, feat, cand, ver;
     size_t found = 0, found_total = 0, clear = 0, clear_total = 0;
     for (auto& [up, expect] : uploads) {
       ScanResult r = scan_loaded({up}, pack, opt);
       ms.push_back(r.timings.total_ms);
+      feat.push_back(r.timings.features_ms);
+      cand.push_back(r.timings.candidates_ms);
+      ver.push_back(r.timings.verify_ms);
+      std::fprintf(stderr, "  %zu refs, %s (%zu triangles, expect %s): %s %s %.3f, %.0f ms\n", n, up.path.c_str(),
+                   up.mesh.triangle_count(), expect.empty() ? "clear" : expect.c_str(), verdict_name(r.verdict),
+                   r.matches.empty() ? "-" : r.matches[0].reference.c_str(), r.matches.empty() ? 0.0 : r.matches[0].score,
+                   r.timings.total_ms);
       if (!expect.empty()) {
         ++found_total;
         found += r.verdict == Verdict::flagged && !r.matches.empty() && r.matches[0].reference == expect;
@@ -137,8 +146,9 @@ int main(int argc, char** argv) {
       }
     }
     medians.push_back(pct(ms, 0.5));
-    std::printf("| %zu | %.1f | %.0f | %.1f | %.1f | %zu/%zu | %zu/%zu |\n", n, double(er.pack_bytes) / 1048576.0, enrol_s, pct(ms, 0.5),
-                pct(ms, 0.95), found, found_total, clear, clear_total);
+    std::printf("| %zu | %.1f | %.0f | %.1f | %.1f | %.1f / %.1f / %.1f | %zu/%zu | %zu/%zu |\n", n,
+                double(er.pack_bytes) / 1048576.0, enrol_s, pct(ms, 0.5), pct(ms, 0.95), pct(feat, 0.5), pct(cand, 0.5),
+                pct(ver, 0.5), found, found_total, clear, clear_total);
     std::fflush(stdout);
     std::remove(pack_path.c_str());
   }
