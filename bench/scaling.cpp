@@ -92,8 +92,12 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(42);
   std::shuffle(files.begin(), files.end(), rng);
   std::vector<Mesh> base;
+  std::vector<std::string> base_path;
   for (const auto& f : files) {
-    try { base.push_back(load_file(f).mesh); } catch (const Error&) {}
+    try {
+      base.push_back(load_file(f).mesh);
+      base_path.push_back(f);
+    } catch (const Error&) {}
   }
   // Uploads: the first queries/2 base parts are enrolled (they sit first in every pack); the rest
   // come from the end of the folder and are held out of every pack (nor stretched copies of them).
@@ -104,7 +108,7 @@ int main(int argc, char** argv) {
     const bool enrolled = q % 2 == 0;
     const size_t idx = enrolled ? q / 2 : base.size() - 1 - q / 2;
     Mesh m = grown(make_variant(base[idx], VariantKind::rigid, q).files[0], upload_triangles);
-    uploads.push_back({loaded_from_mesh(std::move(m), "upload" + std::to_string(q)), enrolled ? "ref" + std::to_string(idx) : ""});
+    uploads.push_back({loaded_from_mesh(std::move(m), fs::path(base_path[idx]).filename().string()), enrolled ? "ref" + std::to_string(idx) : ""});
   }
   std::printf("| references | pack MiB | enrol s | scan p50 ms | scan p95 ms | p50 features / candidates / verify ms | enrolled uploads found | others clear |\n|---|---|---|---|---|---|---|---|\n");
   std::vector<double> medians;

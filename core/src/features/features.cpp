@@ -332,19 +332,37 @@ float dense_spacing(double area_mm2, size_t max_points) {
 // that band.
 void smooth_normals(Cloud& cloud, float radius) {
   if (cloud.size() < 2 || !(radius > 0.f)) return;
-  PointGrid grid(cloud.points, radius);
-  std::vector<Vec3> out(cloud.size());
+  // One pass over voxels of edge `radius`: each point takes the area-weighted mean normal of the
+  // points in its voxel that face its way (two sums per voxel, so the two faces of a thin wall
+  // never cancel). O(n), unlike a radius search per point.
+  Vec3 lo = cloud.points[0];
+  for (const Vec3& p : cloud.points) lo = lo.cwiseMin(p);
+  const double inv = 1.0 / double(radius);
+  std::unordered_map<VoxelKey, uint32_t, VoxelHash> slot;
+  slot.reserve(cloud.size() / 4 + 16);
+  struct Acc { Vec3 ref = Vec3::Zero(); Vec3 same = Vec3::Zero(); Vec3 other = Vec3::Zero(); };
+  std::vector<Acc> acc;
+  std::vector<uint32_t> voxel_of(cloud.size());
   for (size_t i = 0; i < cloud.size(); ++i) {
-    Vec3 sum = Vec3::Zero();
-    const Vec3 own = cloud.normals[i];
-    grid.for_each_within(cloud.points[i], radius, [&](int j) {
-      // Opposite faces of a thin wall must not cancel out.
-      if (cloud.normals[j].dot(own) > 0.f) sum += cloud.weights[j] * cloud.normals[j];
-    });
-    const float len = sum.norm();
-    out[i] = len > 0.f ? Vec3(sum / len) : own;
+    const Vec3& p = cloud.points[i];
+    VoxelKey k{int32_t(std::min(std::floor((double(p.x()) - lo.x()) * inv), 2e9)),
+               int32_t(std::min(std::floor((double(p.y()) - lo.y()) * inv), 2e9)),
+               int32_t(std::min(std::floor((double(p.z()) - lo.z()) * inv), 2e9))};
+    auto [it, inserted] = slot.emplace(k, uint32_t(acc.size()));
+    if (inserted) {
+      acc.emplace_back();
+      acc.back().ref = cloud.normals[i];
+    }
+    voxel_of[i] = it->second;
+    Acc& a = acc[it->second];
+    (cloud.normals[i].dot(a.ref) >= 0.f ? a.same : a.other) += cloud.weights[i] * cloud.normals[i];
   }
-  cloud.normals.swap(out);
+  for (size_t i = 0; i < cloud.size(); ++i) {
+    const Acc& a = acc[voxel_of[i]];
+    const Vec3& sum = cloud.normals[i].dot(a.ref) >= 0.f ? a.same : a.other;
+    const float len = sum.norm();
+    if (len > 0.f) cloud.normals[i] = sum / len;
+  }
 }
 
 Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2, size_t max_points) {

@@ -62,6 +62,7 @@ struct PieceMatch {
   double coverage = 0.0;  // fraction of the reference's area explained
   double score = 0.0;     // the same, weighted by keypoint salience
   double explained = 0.0; // fraction of the part's own surface the placed reference accounts for
+  bool placed_by_anchor = false;  // measured under another piece's transform, not fitted itself
   std::vector<uint8_t> covered;  // per reference keypoint
 };
 
@@ -593,8 +594,11 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         Coverage c = measure_coverage(parts[i], pd, ref, anchor.transform, fit, &same.covered);
         same.coverage = c.area;
         same.score = c.salient;
-        if (same.coverage >= options.min_piece_coverage) {
+        // Placed by the anchor's transform, a piece has no freedom of its own: any reference
+        // surface it explains is evidence, however small the piece (multi-body references).
+        if (same.coverage > 0.0) {
           same.explained = explained_fraction(parts[i], pd, ref, anchor.transform, fit);
+          same.placed_by_anchor = true;
           if (!have || same.score > best.score) { best = std::move(same); have = true; }
         }
       }
@@ -614,7 +618,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
             have = true;
           }
       }
-      if (have && best.coverage >= options.min_piece_coverage) chosen.push_back(std::move(best));
+      if (have && (best.placed_by_anchor || best.coverage >= options.min_piece_coverage)) chosen.push_back(std::move(best));
     }
     std::sort(chosen.begin() + 1, chosen.end(), [](const PieceMatch& a, const PieceMatch& b) { return a.score > b.score; });
     // Greedy union: a piece counts when it explains reference surface not explained yet.
@@ -627,7 +631,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         total += w;
         if (chosen[c].covered[k] && !covered[k]) added += w;
       }
-      if (total <= 0 || added / total < 0.05) continue;
+      if (total <= 0 || added <= 0.0 || (!chosen[c].placed_by_anchor && added / total < 0.05)) continue;
       for (uint32_t k = 0; k < rec.keypoint_count; ++k) covered[k] |= chosen[c].covered[k];
       used.push_back(chosen[c]);
     }
