@@ -87,6 +87,7 @@ PY
     done
     echo
     echo "ours = read_stl_file + split_components. RSS/mesh = peak RSS / size of the welded indexed mesh."
+    echo "Peak RSS is whole-process: its floor (~27 MB, see the smallest file) is the binary with OCCT, Assimp and TBB mapped."
     echo
   } | tee -a "$TMP/tables.md"
 fi
