@@ -239,15 +239,17 @@ inline void add2(float* h, int ny, float x, int nx, float y, float w) {
 
 }  // namespace
 
-Features describe(const Cloud& nb, float radius) {
+Features describe(const Cloud& nb, float radius, size_t max_keypoints) {
   Features out;
   out.radius = radius;
   Cloud kp = voxel_average(nb, radius * 0.5f);
   PointGrid grid(nb.points, radius);
   const float inv_r = 1.f / radius;
-  out.descriptors.reserve(kp.size() * kDescriptorBytes);
+  // Beyond max_keypoints, an evenly strided subset (voxel order is spatially mixed) is described.
+  const size_t stride = std::max<size_t>(1, (kp.size() + max_keypoints - 1) / std::max<size_t>(max_keypoints, 1));
+  out.descriptors.reserve((kp.size() / stride + 1) * kDescriptorBytes);
   float h[kUsed];
-  for (size_t i = 0; i < kp.size(); ++i) {
+  for (size_t i = 0; i < kp.size(); i += stride) {
     const Vec3 p = kp.anchor_point(i);  // on the surface, even at edges
     const Vec3 n = kp.normals[i];       // smoothed: a stable frame under noise and remeshing
     std::fill(h, h + kUsed, 0.f);
@@ -293,14 +295,14 @@ Features describe(const Cloud& nb, float radius) {
   return out;
 }
 
-std::vector<Features> compute_features(const Cloud& dense, const std::vector<float>& radii) {
+std::vector<Features> compute_features(const Cloud& dense, const std::vector<float>& radii, size_t max_keypoints) {
   std::vector<Features> out;
   out.reserve(radii.size());
   Cloud nb;
   const Cloud* source = &dense;
   for (float r : radii) {
     nb = voxel_average(*source, r / 5.f);
-    out.push_back(describe(nb, r));
+    out.push_back(describe(nb, r, max_keypoints));
     source = &nb;  // the next, coarser neighbour cloud is averaged from this one
   }
   return out;

@@ -78,8 +78,10 @@ Cloud voxel_average(const Cloud& cloud, float cell);
 // Descriptors at keypoints spaced radius/2, over neighbours within `radius` taken from the cloud
 // averaged at radius/5, for each radius (ascending). Coarser neighbour clouds are averaged from
 // finer ones, so a ladder costs little more than its finest rung. Keypoints with too few
-// neighbours to be meaningful are dropped.
-std::vector<Features> compute_features(const Cloud& dense, const std::vector<float>& radii);
+// neighbours to be meaningful are dropped. Rungs with more than max_keypoints keypoints describe an
+// evenly strided subset (uploads: the fine rungs of a large part need only a sample to vote).
+std::vector<Features> compute_features(const Cloud& dense, const std::vector<float>& radii,
+                                       size_t max_keypoints = SIZE_MAX);
 
 // Squared Euclidean distance of two quantised descriptors.
 uint32_t descriptor_distance2(const uint8_t* a, const uint8_t* b);

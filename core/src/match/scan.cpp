@@ -80,6 +80,9 @@ constexpr double kLookalikePenalty = 4.0;      // see penalised_score
 constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be assembled from
 constexpr size_t kMaxReverifiedParts = 24;     // RANSAC re-verifications per reference and handedness
 
+// Fine rungs of a large component hold thousands of keypoints; a spread-out subset of them is
+// enough to vote and to seed RANSAC (coverage uses the dense cloud, not keypoints), so only that subset is described.
+constexpr size_t kMaxQueriesPerRung = 900;
 constexpr float kIcpFraction = 0.012f;
 
 void build_part_features(Part& part, size_t points_per_part) {
@@ -90,7 +93,7 @@ void build_part_features(Part& part, size_t points_per_part) {
   part.coarse_grid = PointGrid(part.coarse.points, std::max(0.03f * L, 1e-6f));
   std::vector<float> radii;
   for (int j = kRungMin; j <= kRungMax; ++j) radii.push_back(kRadiusFraction * L * rung_factor(j));
-  part.rungs = compute_features(part.dense, radii);
+  part.rungs = compute_features(part.dense, radii, kMaxQueriesPerRung);
 }
 
 // The rung whose radius matches a reference seen at `scale` in this part.
@@ -127,9 +130,7 @@ void pair_query(const uint8_t* q, int16_t rung, uint32_t upload_kp, const PackDa
   for (size_t i = 0; i < n; ++i) pairs.push_back(Pair{rung, upload_kp, best[i].kp, i == 0});
 }
 
-// Fine rungs of a large component hold thousands of keypoints; a spread-out subset of them is
-// enough to vote and to seed RANSAC (every keypoint is still used for coverage).
-constexpr size_t kMaxQueriesPerRung = 900;
+// (kMaxQueriesPerRung: see build_part_features)
 
 template <class F>
 void for_each_query(const Features& f, F&& fn) {
@@ -469,10 +470,19 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     result.parts_skipped = uint32_t(before - parts.size());
     result.parts_screened = uint32_t(parts.size());
   }
-  const size_t points_per_part =
-      std::clamp<size_t>(options.max_job_points / std::max<size_t>(parts.size(), 1), 6000, kMaxDensePoints);
+  // Dense points per part follow its share of the job's surface (a 2% slab beside the main body
+  // needs no main-body sampling), between a floor and the per-part cap, within the job budget.
+  double job_area = 0.0;
+  for (const Part& p : parts) job_area += p.area;
+  const size_t budget = std::min<size_t>(options.max_job_points, 200000);
+  auto points_for = [&](const Part& p) {
+    const double share = job_area > 0 ? p.area / job_area : 1.0;
+    const size_t fair = std::max<size_t>(options.max_job_points / std::max<size_t>(parts.size(), 1), 1);
+    return std::min({std::clamp<size_t>(size_t(share * double(budget)), 10000, kMaxDensePoints), std::max<size_t>(fair, 2000)});
+  };
   tbb::parallel_for(size_t(0), parts.size(), [&](size_t i) {
     Part& p = parts[i];
+    const size_t points_per_part = points_for(p);
     const LoadedFile& file = *files[p.file];
     if (p.component < file.components.size()) {
       p.dense = dense_cloud(file.mesh, {file.components[p.component]}, p.area, points_per_part);
