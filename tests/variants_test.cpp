@@ -197,6 +197,32 @@ TEST(PlaneCut, PlaneMissingThePartReturnsItWhole) {
   }
 }
 
+// Two overlapping cubes in one mesh (closed, but intersecting itself, as many exported
+// multi-body STLs are): booleans repair it to the union first; the cut falls back to the split.
+TEST(Booleans, SelfIntersectingBaseIsRepairedThenCut) {
+  Mesh two = cube(10), b = cube(10);
+  for (size_t i = 0; i < b.positions.size(); ++i) b.positions[i] += 5.0f;
+  const uint32_t base = uint32_t(two.vertex_count());
+  two.positions.insert(two.positions.end(), b.positions.begin(), b.positions.end());
+  for (uint32_t i : b.indices) two.indices.push_back(base + i);
+  EXPECT_FALSE(eval::is_solid(two));
+  Mesh corner = cube(4), out;
+  for (float& c : corner.positions) c += 12.0f;  // [12, 16]^3 overlaps [5, 15]^3 in [12, 15]^3
+  ASSERT_TRUE(eval::apply_booleans(two, {{eval::BooleanOp::subtract, corner}}, out));
+  EXPECT_TRUE(closed_oriented(out));
+  EXPECT_EQ(eval::connected_pieces(out).size(), 1u);
+  EXPECT_NEAR(volume(out), 1000 + 1000 - 125 - 27, 1e-3);
+  // An open tool is refused, not guessed at.
+  Mesh open_tool = tube(3, 1, 30, 16, true);
+  EXPECT_FALSE(eval::apply_booleans(cube(10), {{eval::BooleanOp::subtract, open_tool}}, out));
+
+  eval::CutInfo info;
+  std::vector<Mesh> pieces = eval::cut_by_plane(two, V3(0, 0, 3), V3(0, 0, 1), eval::CutMethod::automatic, &info);
+  EXPECT_FALSE(info.exact_clip);
+  EXPECT_NEAR(sum(pieces, volume), 2000.0, 1e-3);  // each cube's own volume, overlap counted twice
+  EXPECT_NEAR(info.cap_area, 2 * 100.0, 1e-3);     // z = 3 crosses only the first cube
+}
+
 namespace {
 
 const char* kArchive = "/usr/share/doc/libcgal-dev/data.tar.gz";

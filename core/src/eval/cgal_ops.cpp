@@ -2,7 +2,8 @@
 // Booleans, decimation and remeshing for the transformation suite, done the way CAD and mesh
 // tools do them, with CGAL 5.5:
 //  - booleans: Polygon_mesh_processing corefine_and_compute_union / _difference (manual,
-//    "Corefinement and Boolean Operations"), which need closed, self-intersection-free input;
+//    "Corefinement and Boolean Operations"), which need closed, self-intersection-free input; a
+//    closed base that intersects itself is first repaired by autorefinement;
 //  - decimation: Surface_mesh_simplification edge collapse with Garland-Heckbert plane quadrics
 //    (Garland & Heckbert 1997), the cost behind MeshLab's and Blender's quadric decimators,
 //    placement bounded against normal flips as in CGAL's edge_collapse_garland_heckbert example;
@@ -31,7 +32,15 @@ namespace SMS = CGAL::Surface_mesh_simplification;
 bool apply_booleans(const Mesh& base, const std::vector<BooleanStep>& steps, Mesh& out) {
   try {
     SurfaceMesh result;
-    if (!to_surface_mesh(base, result, true) || !make_solid(result)) return false;
+    if (!to_surface_mesh(base, result, true)) return false;
+    if (!make_solid(result)) {
+      // Closed but self-intersecting, as exported printed parts often are: repair it the way a
+      // user's mesh fixer would (CGAL's experimental autorefinement keeps the outer hull of the
+      // overlaps), then try again.
+      if (!CGAL::is_closed(result) || !PMP::experimental::autorefine_and_remove_self_intersections(result) ||
+          !make_solid(result))
+        return false;
+    }
     for (const BooleanStep& step : steps) {
       SurfaceMesh tool;
       if (!to_surface_mesh(step.tool, tool, true) || !make_solid(tool)) return false;

@@ -42,7 +42,8 @@ struct BooleanStep {
   Mesh tool;  // a solid
 };
 
-// Applies the steps to `base` in order (corefinement booleans). False, with `out` untouched,
+// Applies the steps to `base` in order (corefinement booleans). A closed base that intersects
+// itself is repaired first (autorefinement keeps the outer hull). False, with `out` untouched,
 // when CGAL refuses: base or a tool is not a solid, or a result would not be manifold.
 bool apply_booleans(const Mesh& base, const std::vector<BooleanStep>& steps, Mesh& out);
 
