@@ -57,9 +57,11 @@ const CommandSpec& variant_command() {
         "reference however it is disguised: enroll the part, make variants, scan them. The same\n"
         "code makes the accuracy benchmark's cases. Deterministic for a seed.\n"
         "Kinds: identity, rigid, scale (0.5-2x), unit_x25.4, unit_/25.4, mirror, noise (0.1% of the\n"
-        "diagonal), subdivide+noise, decimate25 (to ~25% of the triangles), pieces (1-2 plane cuts,\n"
-        "capped, pieces moved apart over 2 files), plate (among OTHER parts), fused (a block joined\n"
-        "to one face), combined (rotation, scale, mirror and noise).\n";
+        "diagonal), subdivide+noise, decimate25 (quadric edge collapse to ~25% of the edges), pieces\n"
+        "(1-2 exact plane cuts with flat caps, pieces moved apart over 2 files), plate (among OTHER\n"
+        "parts), fused (boolean union with a block), combined (rotation, scale, mirror and noise),\n"
+        "buried (inside a hollow shell held by thin sprues), holes (1-3 drilled holes), remesh\n"
+        "(isotropic remeshing to 1% of the diagonal).\n";
     c.options = {OptionSpec{"--kind", "KIND", "", "the transformation (see the list above)"},
                  opt_out("the path prefix of the STL file(s) to write"),
                  OptionSpec{"--seed", "N", "1", "random seed (rotation, scale, cut planes...)"}};

@@ -21,11 +21,14 @@ enum class VariantKind {
   mirror,       // reflection (winding fixed, as slicers do)
   noise,        // vertex noise, sigma = 0.1% of the bounding-box diagonal
   subdivide,    // every triangle split in four, then noise
-  decimate,     // to ~25% of the triangles (vertex clustering)
-  pieces,       // cut by 1-3 planes into pieces, each moved apart and rotated
+  decimate,     // to ~25% of the edges (quadric edge collapse; vertex clustering if that fails)
+  pieces,       // cut by 1-2 planes (exact, capped) into pieces, each moved apart and rotated
   plate,        // laid on a build plate among distractor parts
-  fused,        // joined with extra material (a block overlapping the part)
+  fused,        // joined with extra material (boolean union with a block overlapping the part)
   combined,     // rigid + scale + mirror + noise
+  buried,       // inside a hollow box shell joined to it by thin sprues: one component
+  holes,        // 1-3 through holes drilled (3-8% of the part size)
+  remesh,       // isotropic remeshing to an edge length of 1% of the bounding-box diagonal
 };
 
 const char* variant_name(VariantKind kind);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The transformation suite (see partscreen/variants.h). Kept dependency-light so it runs inside
-// tests, the benchmark and `partscreen eval` alike.
+// The transformation suite (see partscreen/variants.h). The edits that need exact geometry
+// (plane cuts, booleans, decimation, remeshing) are in mesh_ops.h, done by CGAL where it accepts
+// the part; the older approximate methods here are their fallbacks for parts CGAL refuses.
 #include "partscreen/variants.h"
 
 #include <Eigen/Geometry>
@@ -9,11 +10,13 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <random>
 #include <unordered_map>
 
 #include "partscreen/error.h"
 #include "partscreen/geometry.h"
+#include "eval/mesh_ops.h"
 
 namespace partscreen {
 namespace {
@@ -86,7 +89,7 @@ Mesh subdivide(const Mesh& m) {
   return out;
 }
 
-// Vertex clustering (Rossignac & Borrel 1993) with the cell grown until about `keep` of the
+// Fallback decimation: vertex clustering (Rossignac & Borrel 1993) with the cell grown until about `keep` of the
 // triangles survive: crude, but it moves the surface by up to a cell like real decimators can.
 Mesh decimate(const Mesh& m, double keep) {
   const double diag = diagonal(m);
@@ -121,53 +124,6 @@ Mesh decimate(const Mesh& m, double keep) {
   return best;
 }
 
-// Splits a mesh by a plane into the triangles on either side (by centroid), each side with its
-// own vertices, and closes each cut with a fan of triangles per boundary loop (a cap).
-std::vector<Mesh> cut(const Mesh& m, const V3& point, const V3& normal) {
-  std::vector<Mesh> sides(2);
-  for (int s = 0; s < 2; ++s) {
-    std::vector<uint32_t> remap(m.vertex_count(), UINT32_MAX);
-    Mesh& out = sides[s];
-    for (size_t f = 0; f + 2 < m.indices.size(); f += 3) {
-      V3 c = (vert(m, m.indices[f]) + vert(m, m.indices[f + 1]) + vert(m, m.indices[f + 2])) / 3.0;
-      if (((c - point).dot(normal) >= 0) != (s == 0)) continue;
-      for (int k = 0; k < 3; ++k) {
-        uint32_t v = m.indices[f + k];
-        if (remap[v] == UINT32_MAX) {
-          remap[v] = uint32_t(out.vertex_count());
-          for (int d = 0; d < 3; ++d) out.positions.push_back(m.positions[3 * v + d]);
-        }
-        out.indices.push_back(remap[v]);
-      }
-    }
-    // Boundary edges: directed edges without their reverse. Walk them into loops and fan-cap.
-    std::map<std::pair<uint32_t, uint32_t>, int> directed;
-    for (size_t f = 0; f + 2 < out.indices.size(); f += 3)
-      for (int k = 0; k < 3; ++k) directed[{out.indices[f + k], out.indices[f + (k + 1) % 3]}]++;
-    std::unordered_map<uint32_t, uint32_t> next;
-    for (auto& [e, n] : directed)
-      if (!directed.count({e.second, e.first})) next[e.second] = e.first;  // reversed: caps face outward
-    while (!next.empty()) {
-      std::vector<uint32_t> loop;
-      uint32_t start = next.begin()->first, v = start;
-      while (next.count(v) && loop.size() < 1000000) {
-        loop.push_back(v);
-        uint32_t w = next[v];
-        next.erase(v);
-        v = w;
-      }
-      if (loop.size() < 3) continue;
-      V3 c = V3::Zero();
-      for (uint32_t u : loop) c += vert(out, u);
-      c /= double(loop.size());
-      uint32_t ci = uint32_t(out.vertex_count());
-      for (int d = 0; d < 3; ++d) out.positions.push_back(float(c[d]));
-      for (size_t i = 0; i < loop.size(); ++i) out.indices.insert(out.indices.end(), {loop[i], loop[(i + 1) % loop.size()], ci});
-    }
-  }
-  return sides;
-}
-
 Mesh box(const V3& lo, const V3& hi) {
   Mesh b;
   for (int i = 0; i < 8; ++i) {
@@ -177,6 +133,77 @@ Mesh box(const V3& lo, const V3& hi) {
   const uint32_t f[36] = {0, 2, 1, 1, 2, 3, 4, 5, 6, 5, 7, 6, 0, 1, 4, 1, 5, 4, 2, 6, 3, 3, 6, 7, 0, 4, 2, 2, 4, 6, 1, 3, 5, 3, 7, 5};
   b.indices.assign(f, f + 36);
   return b;
+}
+
+
+// Closed cylinder (outward winding) around `axis` through `centre`.
+Mesh cylinder(const V3& centre, const V3& axis, double radius, double half_length, int segments = 32) {
+  Mesh c;
+  V3 a = axis.normalized(), u = a.unitOrthogonal(), w = a.cross(u);
+  for (int end = 0; end < 2; ++end)
+    for (int i = 0; i < segments; ++i) {
+      double t = 6.283185307179586 * i / segments;
+      V3 p = centre + (end ? half_length : -half_length) * a + radius * (std::cos(t) * u + std::sin(t) * w);
+      for (int d = 0; d < 3; ++d) c.positions.push_back(float(p[d]));
+    }
+  for (int end = 0; end < 2; ++end) {
+    V3 p = centre + (end ? half_length : -half_length) * a;
+    for (int d = 0; d < 3; ++d) c.positions.push_back(float(p[d]));
+  }
+  const uint32_t n = uint32_t(segments), bottom = 2 * n, top = 2 * n + 1;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t j = (i + 1) % n;
+    c.indices.insert(c.indices.end(), {i, j, n + j, i, n + j, n + i});  // side, faces outward
+    c.indices.insert(c.indices.end(), {bottom, j, i, top, n + i, n + j});
+  }
+  return c;
+}
+
+// A point on the surface, area-weighted, with its face normal.
+void sample_surface(const Mesh& m, std::mt19937_64& rng, V3& point, V3& normal) {
+  std::vector<double> cumulative;
+  double total = 0;
+  for (size_t f = 0; f + 2 < m.indices.size(); f += 3) {
+    V3 a = vert(m, m.indices[f]), b = vert(m, m.indices[f + 1]), c = vert(m, m.indices[f + 2]);
+    total += 0.5 * (b - a).cross(c - a).norm();
+    cumulative.push_back(total);
+  }
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  size_t f = size_t(std::lower_bound(cumulative.begin(), cumulative.end(), u(rng) * total) - cumulative.begin());
+  f = std::min(f, cumulative.size() - 1);
+  V3 a = vert(m, m.indices[3 * f]), b = vert(m, m.indices[3 * f + 1]), c = vert(m, m.indices[3 * f + 2]);
+  double r1 = std::sqrt(u(rng)), r2 = u(rng);
+  point = (1 - r1) * a + r1 * (1 - r2) * b + r1 * r2 * c;
+  normal = (b - a).cross(c - a).normalized();
+}
+
+// Joins `extra` to `m` without a boolean: part triangles inside `cut_lo..cut_hi` removed, the two
+// meshes appended, and one thin triangle sharing a part vertex so the job is one component.
+Mesh join_without_boolean(const Mesh& m, const Mesh& extra, const V3& cut_lo, const V3& cut_hi, const V3& near) {
+  Mesh kept;
+  kept.positions = m.positions;
+  for (size_t f = 0; f + 2 < m.indices.size(); f += 3) {
+    V3 c = (vert(m, m.indices[f]) + vert(m, m.indices[f + 1]) + vert(m, m.indices[f + 2])) / 3.0;
+    bool inside = (c.array() > cut_lo.array()).all() && (c.array() < cut_hi.array()).all();
+    if (!inside) kept.indices.insert(kept.indices.end(), {m.indices[f], m.indices[f + 1], m.indices[f + 2]});
+  }
+  if (kept.indices.empty()) throw Error(ErrorCode::invalid_argument, "", "the added material swallowed the part");
+  // The kept part vertex and the extra vertices nearest to `near`.
+  auto nearest = [&](const Mesh& x, const std::vector<uint32_t>& ids, uint32_t skip) {
+    uint32_t best = UINT32_MAX;
+    double bd = 1e300;
+    for (uint32_t i : ids)
+      if (i != skip && (vert(x, i) - near).squaredNorm() < bd) { bd = (vert(x, i) - near).squaredNorm(); best = i; }
+    return best;
+  };
+  uint32_t pv = nearest(kept, kept.indices, UINT32_MAX);
+  uint32_t base = uint32_t(kept.vertex_count());
+  std::vector<uint32_t> extra_ids(extra.vertex_count());
+  std::iota(extra_ids.begin(), extra_ids.end(), 0u);
+  uint32_t e1 = nearest(extra, extra_ids, UINT32_MAX), e2 = nearest(extra, extra_ids, e1);
+  append(kept, extra);
+  if (e1 != UINT32_MAX && e2 != UINT32_MAX) kept.indices.insert(kept.indices.end(), {pv, base + e1, base + e2});
+  return kept;
 }
 
 }  // namespace
@@ -196,6 +223,9 @@ const char* variant_name(VariantKind k) {
     case VariantKind::plate: return "plate";
     case VariantKind::fused: return "fused";
     case VariantKind::combined: return "combined";
+    case VariantKind::buried: return "buried";
+    case VariantKind::holes: return "holes";
+    case VariantKind::remesh: return "remesh";
   }
   return "?";
 }
@@ -204,7 +234,7 @@ std::vector<VariantKind> all_variant_kinds() {
   return {VariantKind::identity, VariantKind::rigid,     VariantKind::scale,    VariantKind::unit_up,
           VariantKind::unit_down, VariantKind::mirror,   VariantKind::noise,    VariantKind::subdivide,
           VariantKind::decimate,  VariantKind::pieces,   VariantKind::plate,    VariantKind::fused,
-          VariantKind::combined};
+          VariantKind::combined,  VariantKind::buried,   VariantKind::holes,    VariantKind::remesh};
 }
 
 Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const std::vector<Mesh>& others) {
@@ -244,7 +274,51 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
     }
     case VariantKind::noise: add_noise(m, 0.001 * diag, rng); rigid(m); break;
     case VariantKind::subdivide: m = subdivide(m); add_noise(m, 0.001 * diag, rng); rigid(m); break;
-    case VariantKind::decimate: m = decimate(m, 0.25); rigid(m); break;
+    case VariantKind::decimate: {
+      Mesh out;
+      if (eval::simplify_edges(m, 0.25, out)) {
+        m = std::move(out);
+        v.name += "(quadric)";
+      } else {
+        m = decimate(m, 0.25);
+        v.name += "(clustering)";
+      }
+      rigid(m);
+      break;
+    }
+    case VariantKind::remesh: {
+      Mesh out;
+      if (!eval::remesh_isotropic(m, 0.01 * diag, out))
+        throw Error(ErrorCode::invalid_argument, "", "remesh: CGAL cannot remesh this part");
+      m = std::move(out);
+      rigid(m);
+      break;
+    }
+    case VariantKind::holes: {
+      // Through holes drilled from random surface points along the nearest coordinate axis, as
+      // a user adds mounting holes in CAD; diameter 3-8% of the bounding-box diagonal.
+      V3 lo, hi;
+      bounds(m, lo, hi);
+      int count = 1 + int(u(rng) * 3) % 3;
+      std::vector<eval::BooleanStep> steps;
+      for (int h = 0; h < count; ++h) {
+        V3 p, n;
+        sample_surface(m, rng, p, n);
+        int axis = 0;
+        n.cwiseAbs().maxCoeff(&axis);
+        double radius = 0.5 * (0.03 + 0.05 * u(rng)) * diag;
+        V3 centre = p;
+        centre[axis] = 0.5 * (lo[axis] + hi[axis]);
+        steps.push_back({eval::BooleanOp::subtract, cylinder(centre, V3::Unit(axis), radius, 0.5 * (hi[axis] - lo[axis]) + 0.1 * diag)});
+      }
+      Mesh out;
+      if (!eval::apply_booleans(m, steps, out))
+        throw Error(ErrorCode::invalid_argument, "", "holes: the part is not a closed, self-intersection-free solid");
+      m = std::move(out);
+      v.name += "(" + std::to_string(count) + ")";
+      rigid(m);
+      break;
+    }
     case VariantKind::combined: {
       double s = 0.6 + u(rng) * 1.2;
       Eigen::Matrix3d M = Eigen::Matrix3d::Identity();
@@ -256,27 +330,33 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
       break;
     }
     case VariantKind::pieces: {
-      // 1 or 2 cuts through the middle third of the part: 2 to 4 pieces.
+      // 1 or 2 plane cuts through the middle third of the part, exact and capped: 2 to 4 pieces
+      // (more where a cut crosses an arm of the part twice).
       V3 lo, hi;
       bounds(m, lo, hi);
       std::vector<Mesh> pieces{m};
       int cuts = 1 + int(u(rng) * 2);
+      bool all_exact = true;
       for (int c = 0; c < cuts; ++c) {
         V3 p = lo + (hi - lo).cwiseProduct(V3(0.33 + 0.33 * u(rng), 0.33 + 0.33 * u(rng), 0.33 + 0.33 * u(rng)));
         V3 n = random_rotation(rng).col(0);
         std::vector<Mesh> next;
-        for (const Mesh& piece : pieces)
-          for (Mesh& side : cut(piece, p, n))
+        for (const Mesh& piece : pieces) {
+          eval::CutInfo info;
+          for (Mesh& side : eval::cut_by_plane(piece, p, n, eval::CutMethod::automatic, &info))
             if (side.triangle_count() > 0) next.push_back(std::move(side));
+          all_exact = all_exact && info.exact_clip;
+        }
         pieces.swap(next);
       }
+      if (pieces.empty()) throw Error(ErrorCode::invalid_argument, "", "pieces: nothing left after cutting");
       // Pieces go to up to two files, each moved and turned on its own.
       v.files.resize(pieces.size() > 1 ? 2 : 1);
       for (size_t i = 0; i < pieces.size(); ++i) {
         transform(pieces[i], random_rotation(rng), V3(double(i) * diag * 1.5, 0, 0));
         append(v.files[i % v.files.size()], pieces[i]);
       }
-      v.name += "(" + std::to_string(pieces.size()) + ")";
+      v.name += "(" + std::to_string(pieces.size()) + (all_exact ? ",clip)" : ",split)");
       return v;
     }
     case VariantKind::plate: {
@@ -299,9 +379,8 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
       break;
     }
     case VariantKind::fused: {
-      // A block half the part's size straddling one face of its bounding box, joined to the part
-      // by a shared vertex so the job holds one connected component; part triangles inside the
-      // block are removed as a boolean union would.
+      // A block 0.6 of the part's extent straddling one face of its bounding box, united with
+      // the part (one component, part faces inside the block gone).
       V3 lo, hi;
       bounds(m, lo, hi);
       V3 ext = hi - lo;
@@ -310,21 +389,90 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
       V3 centre = (lo + hi) / 2;
       centre[axis] = (u(rng) < 0.5 ? lo[axis] : hi[axis]);
       V3 blo = centre - size / 2, bhi = centre + size / 2;
-      Mesh kept;
-      kept.positions = m.positions;
-      for (size_t f = 0; f + 2 < m.indices.size(); f += 3) {
-        V3 c = (vert(m, m.indices[f]) + vert(m, m.indices[f + 1]) + vert(m, m.indices[f + 2])) / 3.0;
-        bool inside = (c.array() > blo.array()).all() && (c.array() < bhi.array()).all();
-        if (!inside) kept.indices.insert(kept.indices.end(), {m.indices[f], m.indices[f + 1], m.indices[f + 2]});
+      Mesh block = box(blo, bhi), out;
+      if (eval::apply_booleans(m, {{eval::BooleanOp::unite, block}}, out)) {
+        m = std::move(out);
+        v.name += "(union)";
+      } else {
+        m = join_without_boolean(m, block, blo, bhi, centre);
+        v.name += "(joined)";
       }
-      if (kept.indices.empty()) throw Error(ErrorCode::invalid_argument, "", "block swallowed the part");
-      Mesh b = box(blo, bhi);
-      uint32_t base = uint32_t(kept.vertex_count());
-      append(kept, b);
-      // Join: one thin triangle from a kept part vertex to two block corners.
-      uint32_t pv = kept.indices[0];
-      kept.indices.insert(kept.indices.end(), {pv, base, base + 1});
-      m = std::move(kept);
+      rigid(m);
+      break;
+    }
+    case VariantKind::buried: {
+      // The part printed inside a closed box shell (a gap all round) and held by 2-4 thin sprues
+      // from its extreme points to the shell wall: the job is one component whose outside is a
+      // box; the shell is broken away after printing.
+      V3 lo, hi;
+      bounds(m, lo, hi);
+      const double gap = 0.05 * diag, wall = 0.03 * diag, sprue = 0.02 * diag;
+      V3 ilo = lo - V3::Constant(gap), ihi = hi + V3::Constant(gap);
+      Mesh shell = box(ilo - V3::Constant(wall), ihi + V3::Constant(wall));
+      Mesh cavity = box(ilo, ihi);
+      for (size_t f = 0; f + 2 < cavity.indices.size(); f += 3) std::swap(cavity.indices[f + 1], cavity.indices[f + 2]);
+      append(shell, cavity);
+      // Directions in a fixed shuffle (std::shuffle's algorithm is the library's choice).
+      std::vector<int> dirs{0, 1, 2, 3, 4, 5};
+      for (int i = 5; i > 0; --i) std::swap(dirs[i], dirs[int(u(rng) * (i + 1)) % (i + 1)]);
+      int count = 2 + int(u(rng) * 3) % 3;
+      std::vector<eval::BooleanStep> steps;
+      std::vector<V3> anchors;
+      for (int i = 0; i < count; ++i) {
+        int axis = dirs[i] % 3;
+        double sign = dirs[i] < 3 ? 1.0 : -1.0;
+        uint32_t best = 0;
+        for (uint32_t k = 0; k < m.vertex_count(); ++k)
+          if (sign * vert(m, k)[axis] > sign * vert(m, best)[axis]) best = k;
+        V3 a = vert(m, best);
+        // From `sprue` inside the part's extreme point to the middle of the shell wall.
+        V3 slo = a - V3::Constant(sprue / 2), shi = a + V3::Constant(sprue / 2);
+        double inner = a[axis] - sign * sprue, outer = (sign > 0 ? ihi[axis] + wall / 2 : ilo[axis] - wall / 2);
+        slo[axis] = std::min(inner, outer);
+        shi[axis] = std::max(inner, outer);
+        steps.push_back({eval::BooleanOp::unite, box(slo, shi)});
+        anchors.push_back(a);
+      }
+      {
+        // An escape hole through a wall without a sprue (dirs[count]) connects the shell's
+        // inside to its outside, as the support-removal holes of such shells do; it also makes
+        // the job one surface, not a box around a separate cavity surface.
+        int axis = dirs[count] % 3;
+        double sign = dirs[count] < 3 ? 1.0 : -1.0;
+        V3 c = 0.5 * (ilo + ihi);
+        c[axis] = sign > 0 ? ihi[axis] + wall / 2 : ilo[axis] - wall / 2;
+        V3 half = V3::Constant(sprue);
+        half[axis] = wall / 2 + gap / 2;
+        steps.push_back({eval::BooleanOp::subtract, box(c - half, c + half)});
+      }
+      Mesh frame, out;
+      // Shell and sprues are clean boxes; CGAL unites them unless the part is degenerate.
+      if (!eval::apply_booleans(shell, steps, frame))
+        throw Error(ErrorCode::invalid_argument, "", "buried: cannot build the shell");
+      if (eval::apply_booleans(m, {{eval::BooleanOp::unite, frame}}, out) && eval::connected_pieces(out).size() == 1) {
+        m = std::move(out);
+        v.name += "(union)";
+      } else {
+        // The part is not a solid: sprues overlap it, joined by thin triangles at each anchor.
+        Mesh joined = m;
+        uint32_t base = uint32_t(joined.vertex_count());
+        append(joined, frame);
+        for (const V3& a : anchors) {
+          uint32_t pv = 0, f1 = 0, f2 = 0;
+          double bp = 1e300, b1 = 1e300, b2 = 1e300;
+          for (uint32_t k = 0; k < m.vertex_count(); ++k)
+            if ((vert(m, k) - a).squaredNorm() < bp) { bp = (vert(m, k) - a).squaredNorm(); pv = k; }
+          for (uint32_t k = 0; k < frame.vertex_count(); ++k) {
+            double dk = (vert(frame, k) - a).squaredNorm();
+            if (dk < b1) { b2 = b1; f2 = f1; b1 = dk; f1 = k; }
+            else if (dk < b2) { b2 = dk; f2 = k; }
+          }
+          joined.indices.insert(joined.indices.end(), {pv, base + f1, base + f2});
+        }
+        m = std::move(joined);
+        v.name += "(joined)";
+      }
+      v.name += "(" + std::to_string(count) + " sprues)";
       rigid(m);
       break;
     }

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Booleans, decimation and remeshing for the transformation suite, done the way CAD and mesh
+// tools do them, with CGAL 5.5:
+//  - booleans: Polygon_mesh_processing corefine_and_compute_union / _difference (manual,
+//    "Corefinement and Boolean Operations"), which need closed, self-intersection-free input; a
+//    closed base that intersects itself is first repaired by autorefinement;
+//  - decimation: Surface_mesh_simplification edge collapse with Garland-Heckbert plane quadrics
+//    (Garland & Heckbert 1997), the cost behind MeshLab's and Blender's quadric decimators,
+//    placement bounded against normal flips as in CGAL's edge_collapse_garland_heckbert example;
+//  - remeshing: Polygon_mesh_processing isotropic_remeshing (Botsch & Kobbelt 2004) with sharp
+//    edges from detect_sharp_edges kept as constraints.
+// Eigen is linked into the core already; CGAL's quadric policies need to be told.
+#ifndef CGAL_EIGEN3_ENABLED
+#define CGAL_EIGEN3_ENABLED 1
+#endif
+#include <CGAL/Polygon_mesh_processing/corefinement.h>
+#include <CGAL/Polygon_mesh_processing/detect_features.h>
+#include <CGAL/Polygon_mesh_processing/remesh.h>
+#include <CGAL/Surface_mesh_simplification/Policies/Edge_collapse/Bounded_normal_change_placement.h>
+#include <CGAL/Surface_mesh_simplification/Policies/Edge_collapse/Count_ratio_stop_predicate.h>
+#include <CGAL/Surface_mesh_simplification/Policies/Edge_collapse/GarlandHeckbert_plane_policies.h>
+#include <CGAL/Surface_mesh_simplification/edge_collapse.h>
+
+#include "eval/cgal_mesh.h"
+#include "eval/mesh_ops.h"
+
+namespace partscreen::eval {
+
+namespace PMP = CGAL::Polygon_mesh_processing;
+namespace SMS = CGAL::Surface_mesh_simplification;
+
+bool apply_booleans(const Mesh& base, const std::vector<BooleanStep>& steps, Mesh& out) {
+  try {
+    SurfaceMesh result;
+    if (!to_surface_mesh(base, result, true)) return false;
+    if (!make_solid(result)) {
+      // Closed but self-intersecting, as exported printed parts often are: repair it the way a
+      // user's mesh fixer would (CGAL's experimental autorefinement keeps the outer hull of the
+      // overlaps), then try again.
+      if (!CGAL::is_closed(result) || !PMP::experimental::autorefine_and_remove_self_intersections(result) ||
+          !make_solid(result))
+        return false;
+    }
+    for (const BooleanStep& step : steps) {
+      SurfaceMesh tool;
+      if (!to_surface_mesh(step.tool, tool, true) || !make_solid(tool)) return false;
+      // The output may be one of the inputs (CGAL documents it); both inputs get corefined.
+      bool ok = step.op == BooleanOp::unite ? PMP::corefine_and_compute_union(result, tool, result)
+                                            : PMP::corefine_and_compute_difference(result, tool, result);
+      if (!ok || !CGAL::is_closed(result) || result.number_of_faces() == 0) return false;
+    }
+    out = from_surface_mesh(result);
+    return true;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool simplify_edges(const Mesh& mesh, double edge_ratio, Mesh& out) {
+  try {
+    SurfaceMesh sm;
+    if (!to_surface_mesh(mesh, sm, false)) return false;
+    using Policies = SMS::GarlandHeckbert_plane_policies<SurfaceMesh, Kernel>;
+    Policies policies(sm);
+    SMS::Bounded_normal_change_placement<Policies::Get_placement> placement(policies.get_placement());
+    SMS::Count_ratio_stop_predicate<SurfaceMesh> stop(edge_ratio);
+    SMS::edge_collapse(sm, stop, CGAL::parameters::get_cost(policies.get_cost()).get_placement(placement));
+    if (sm.number_of_faces() == 0) return false;
+    out = from_surface_mesh(sm);
+    return true;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool remesh_isotropic(const Mesh& mesh, double target_edge, Mesh& out) {
+  try {
+    if (!(target_edge > 0)) return false;
+    SurfaceMesh sm;
+    if (!to_surface_mesh(mesh, sm, false)) return false;
+    auto sharp = sm.add_property_map<SurfaceMesh::Edge_index, bool>("e:sharp", false).first;
+    PMP::detect_sharp_edges(sm, 60.0, sharp);
+    PMP::isotropic_remeshing(faces(sm), target_edge, sm,
+                             CGAL::parameters::number_of_iterations(3).edge_is_constrained_map(sharp).protect_constraints(false));
+    sm.collect_garbage();
+    if (sm.number_of_faces() == 0) return false;
+    out = from_surface_mesh(sm);
+    return true;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace partscreen::eval
