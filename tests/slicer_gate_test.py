@@ -264,6 +264,26 @@ class SlicerGateTest(unittest.TestCase):
         self.assertTrue(os.path.exists(rec))
         self.assertEqual([n for n in os.listdir(self.dir) if n.startswith(".headless-gate-")], [])
 
+        # The G-code screen gates on its own: a stand-in partscreen that clears the model and flags
+        # the G-code (the real engine's G-code verdicts are exercised in (a)).
+        fake = os.path.join(self.dir, "fake-partscreen-gcode-only")
+        flagged = json.dumps({"verdict": "flagged", "matches": [{"reference": "bracket", "score": 0.9,
+                                                                "coverage": 0.9}], "thresholds": {"review_score": 0.45}})
+        clear = json.dumps({"verdict": "clear", "matches": []})
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\nfor last; do :; done\ncase \"$last\" in\n"
+                    "  *.gcode) echo '%s'; exit 1;;\n  *) echo '%s'; exit 0;;\nesac\n" % (flagged, clear))
+        os.chmod(fake, 0o755)
+        out3 = os.path.join(self.dir, "gcode-flagged.gcode")
+        r = run([HEADLESS, "--pack", self.pack, "--partscreen", fake, "--out", out3, self.clean_part], env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        record = json.loads(r.stdout)
+        self.assertEqual((record["model_scan"]["verdict"], record["gcode_scan"]["verdict"]), ("clear", "flagged"))
+        self.assertEqual(record["reason"], "G-code scan: flagged")
+        self.assertIsNone(record["output"])
+        self.assertFalse(os.path.exists(out3))
+        self.assertEqual([n for n in os.listdir(self.dir) if n.startswith(".headless-gate-")], [])
+
         r = run([HEADLESS, "--pack", os.path.join(self.dir, "none.pack"), "--out", out + "2", self.clean_part], env=env)
         self.assertEqual(r.returncode, 2)
         self.assertEqual(json.loads(r.stdout)["decision"], "error")
