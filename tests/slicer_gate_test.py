@@ -29,6 +29,7 @@ GATE = os.path.join(PLUGINS, "prusaslicer", "partscreen-gate")
 INSTALL = os.path.join(PLUGINS, "prusaslicer", "install-gate")
 HEADLESS = os.path.join(PLUGINS, "headless-gate")
 PRUSA = shutil.which("prusa-slicer")
+CLASSIC = ["--perimeter-generator", "classic"]  # same G-code every run (see setUpClass)
 SKIP = 77
 
 
@@ -75,11 +76,13 @@ class SlicerGateTest(unittest.TestCase):
         # Reference and uploads at printable size; the upload is also moved and turned.
         cls.pinion_ref = variant("unit_x25.4", "pinion_ref", os.path.join(MESHES, "pinion.off"))
         cls.rotor_ref = variant("unit_x25.4", "rotor_ref", os.path.join(MESHES, "rotor.off"))
-        # Seed 2's pose: from sliced G-code the engine scores this pose 0.92-0.95 run after run,
-        # while seed 1's pose scores 0.70-0.80 and seed 5's 0.36-0.87 (Arachne perimeters vary
-        # between runs). These tests check the plugins' plumbing, so they use a pose the engine
-        # catches every time; the pose sensitivity is the engine's to fix (G-code rebuild).
-        cls.flagged_part = variant_seeded("rigid", "2", "pinion_rigid", cls.pinion_ref)
+        # These tests check the plugins' plumbing, so the flagged export must be flagged every
+        # time. PrusaSlicer 2.5's default (Arachne) perimeters differ from run to run on curved
+        # parts, and the engine's G-code score for one pose moves with them (seed 2: 0.92-0.95,
+        # but 0.48 about one run in twenty; seed 5: 0.36-0.87). The classic generator writes the
+        # same G-code every run; seed 3's pose scores 0.83 with it (flag at 0.70). The score
+        # spread is the engine's to fix (G-code rebuild), reported with this test.
+        cls.flagged_part = variant_seeded("rigid", "3", "pinion_rigid", cls.pinion_ref)
         cls.clean_part = variant("unit_x25.4", "turbine_mm", os.path.join(MESHES, "turbine.off"))
         cls.pack = os.path.join(t, "refs.pack")
         r = run([CLI, "enroll", "--out", cls.pack, "--category", "demo-gear", cls.pinion_ref, cls.rotor_ref])
@@ -101,7 +104,7 @@ class SlicerGateTest(unittest.TestCase):
             self.env.pop(k, None)
 
     def slice(self, part, out, scripts=(), extra=(), env=None):
-        cmd = [PRUSA, "--export-gcode"] + list(extra)
+        cmd = [PRUSA, "--export-gcode"] + CLASSIC + list(extra)
         for s in scripts:
             cmd += ["--post-process", s]
         return run(cmd + ["--output", out, part], env=env or self.env)
@@ -110,10 +113,12 @@ class SlicerGateTest(unittest.TestCase):
     def test_prusaslicer_export_of_enrolled_part_is_blocked(self):
         out = os.path.join(self.dir, "out.gcode")
         r = self.slice(self.flagged_part, out, [GATE])
-        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertFalse(os.path.exists(out), "blocked G-code was left behind")
         said = r.stdout + r.stderr
-        self.assertIn("partscreen blocked this print: it contains the enrolled reference 'pinion_ref' (demo-gear", said)
+        why = "%s\nlog: %s" % (said[-3000:], read_log(self.log))
+        self.assertNotEqual(r.returncode, 0, why)
+        self.assertFalse(os.path.exists(out), "blocked G-code was left behind: " + why)
+        self.assertIn("partscreen blocked this print: it contains the enrolled reference 'pinion_ref' (demo-gear", said,
+                      why)
         self.assertIn("prints@example.org", said)
         log = read_log(self.log)
         self.assertEqual(len(log), 1)
@@ -128,9 +133,8 @@ class SlicerGateTest(unittest.TestCase):
     # (b) A clean part: the gate leaves the G-code byte for byte as PrusaSlicer wrote it.
     def test_prusaslicer_export_of_clean_part_is_untouched(self):
         # Arachne (2.5's default perimeter generator) is not deterministic between runs on curved
-        # parts, so the with/without comparison uses the classic generator; the snapshot taken by
-        # a script running just before the gate checks the same run byte for byte.
-        classic = ["--perimeter-generator", "classic"]
+        # parts, so the with/without comparison relies on the classic generator (CLASSIC); the
+        # snapshot taken by a script running just before the gate checks the same run byte for byte.
         snap = os.path.join(self.dir, "snapshot.gcode")
         snapshot_script = os.path.join(self.dir, "snapshot.sh")
         with open(snapshot_script, "w") as f:
@@ -138,9 +142,9 @@ class SlicerGateTest(unittest.TestCase):
         os.chmod(snapshot_script, 0o755)
         gated = os.path.join(self.dir, "gated.gcode")
         plain = os.path.join(self.dir, "plain.gcode")
-        r = self.slice(self.clean_part, gated, [snapshot_script, GATE], classic)
+        r = self.slice(self.clean_part, gated, [snapshot_script, GATE])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(self.slice(self.clean_part, plain, [], classic).returncode, 0)
+        self.assertEqual(self.slice(self.clean_part, plain, []).returncode, 0)
         self.assertEqual(sha256(gated), sha256(snap))
         self.assertEqual(without_run_lines(gated), without_run_lines(plain))
         log = read_log(self.log)
@@ -292,7 +296,7 @@ class SlicerGateTest(unittest.TestCase):
     # install-gate: PrusaSlicer reads the edited profile back and runs the gate from it.
     def test_install_gate_edits_a_profile_prusaslicer_uses(self):
         profile = os.path.join(self.dir, "print.ini")
-        r = run([PRUSA, "--post-process", "/usr/bin/true", "--post-process", "/bin/echo a b", "--save", profile],
+        r = run([PRUSA] + CLASSIC + ["--post-process", "/usr/bin/true", "--post-process", "/bin/echo a b", "--save", profile],
                 env=self.env)
         self.assertEqual(r.returncode, 0, r.stderr)
         r = run([INSTALL, profile])
