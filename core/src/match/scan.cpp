@@ -78,7 +78,8 @@ constexpr float kMinReferenceShare = 0.35f;    // placed reference size / part s
 constexpr double kExplainedEnough = 0.6;       // a part this much explained by the reference is it (or a piece)
 constexpr double kLookalikePenalty = 4.0;      // see penalised_score
 constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be assembled from
-constexpr size_t kMaxReverifiedParts = 24;     // RANSAC re-verifications per reference and handedness
+constexpr size_t kMaxReverifiedParts = 24;
+constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best references are always verified     // RANSAC re-verifications per reference and handedness
 
 // Fine rungs of a large component hold thousands of keypoints; a spread-out subset of them is
 // enough to vote and to seed RANSAC (coverage uses the dense cloud, not keypoints), so only that subset is described.
@@ -515,7 +516,24 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   for (auto& [ref, s] : ref_strength)
     if (s >= options.min_vote || !options.use_index) ranked.push_back({s, ref});
   std::sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-  if (options.use_index && ranked.size() > options.max_candidates) ranked.resize(options.max_candidates);
+  if (options.use_index && ranked.size() > options.max_candidates) {
+    // The global top list, plus each large part's own two best: small flat parts (slabs, tabs)
+    // vote strongly for simple references and must not crowd out the main body's candidate.
+    std::vector<std::pair<double, uint32_t>> keep(ranked.begin(), ranked.begin() + options.max_candidates);
+    std::vector<uint32_t> by_area(parts.size());
+    for (uint32_t i = 0; i < parts.size(); ++i) by_area[i] = i;
+    std::sort(by_area.begin(), by_area.end(), [&](uint32_t a, uint32_t b) { return parts[a].area > parts[b].area; });
+    for (size_t k = 0; k < by_area.size() && k < kPartsWithOwnCandidates; ++k) {
+      std::vector<Vote> v = votes[by_area[k]];
+      std::sort(v.begin(), v.end(), [](const Vote& a, const Vote& b) { return a.strength > b.strength || (a.strength == b.strength && a.reference < b.reference); });
+      for (size_t j = 0; j < v.size() && j < 2; ++j) {
+        if (v[j].strength < options.min_vote) break;
+        if (std::none_of(keep.begin(), keep.end(), [&](auto& e) { return e.second == v[j].reference; }))
+          keep.push_back({v[j].strength, v[j].reference});
+      }
+    }
+    ranked.swap(keep);
+  }
   struct Task { uint32_t ref; uint32_t part; int rung; };
   std::vector<Task> tasks;
   for (auto& [s, ref] : ranked)
