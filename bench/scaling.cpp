@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -36,29 +35,10 @@ Mesh stretched(const Mesh& m, std::mt19937_64& rng) {
   return out;
 }
 
-// Midpoint subdivision (1 -> 4, no noise: a finely tessellated export of the same part) until the
-// mesh has at least `target` triangles.
+// A finely tessellated export of the same part: midpoint subdivision (no noise) until the mesh
+// has at least `target` triangles.
 Mesh grown(Mesh m, size_t target) {
-  while (m.triangle_count() < target) {
-    Mesh out;
-    out.positions = m.positions;
-    std::map<std::pair<uint32_t, uint32_t>, uint32_t> mid;
-    auto midpoint = [&](uint32_t a, uint32_t b) {
-      auto key = std::minmax(a, b);
-      auto it = mid.find(key);
-      if (it != mid.end()) return it->second;
-      uint32_t id = uint32_t(out.positions.size() / 3);
-      for (int d = 0; d < 3; ++d) out.positions.push_back(0.5f * (m.positions[3 * a + d] + m.positions[3 * b + d]));
-      mid.emplace(key, id);
-      return id;
-    };
-    for (size_t f = 0; f + 2 < m.indices.size(); f += 3) {
-      uint32_t a = m.indices[f], b = m.indices[f + 1], c = m.indices[f + 2];
-      uint32_t ab = midpoint(a, b), bc = midpoint(b, c), ca = midpoint(c, a);
-      for (uint32_t t : {a, ab, ca, ab, b, bc, ca, bc, c, ab, bc, ca}) out.indices.push_back(t);
-    }
-    m = std::move(out);
-  }
+  while (m.triangle_count() < target) m = subdivided(m);
   return m;
 }
 

@@ -49,6 +49,10 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
 // Wraps an in-memory mesh as a LoadedFile (clean-up and components done) for scan_loaded().
 LoadedFile loaded_from_mesh(Mesh mesh, const std::string& name);
 
+// Midpoint subdivision: every triangle split in four, the surface unchanged (a finer export of the
+// same part).
+Mesh subdivided(const Mesh& mesh);
+
 // Writes a binary STL (used to hand variants to slicers and the CLI).
 void write_binary_stl(const Mesh& mesh, const std::string& path);
 

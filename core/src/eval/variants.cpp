@@ -481,6 +481,8 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
   return v;
 }
 
+Mesh subdivided(const Mesh& mesh) { return subdivide(mesh); }
+
 LoadedFile loaded_from_mesh(Mesh mesh, const std::string& name) {
   LoadedFile f;
   f.path = name;

@@ -210,16 +210,21 @@ EnrollReport write_enrolled(std::vector<Enrolled>& enrolled, const std::string& 
 
 }  // namespace
 
-EnrollReport enroll(const std::vector<ReferenceInput>& refs, const std::string& out_path, const EnrollOptions& options) {
+namespace {
+
+// Describes references 0..count-1 in parallel with `describe_one(i)`; the first failure (in input
+// order) is rethrown after all have run, so the error names the first bad reference.
+template <class Describe>
+EnrollReport enroll_each(size_t count, const std::string& out_path, const EnrollOptions& options, Describe&& describe_one) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (refs.empty()) throw Error(ErrorCode::invalid_argument, out_path, "no reference files to enrol");
-  std::vector<Enrolled> enrolled(refs.size());
-  std::vector<std::exception_ptr> errors(refs.size());
+  if (count == 0) throw Error(ErrorCode::invalid_argument, out_path, "no references to enrol");
+  std::vector<Enrolled> enrolled(count);
+  std::vector<std::exception_ptr> errors(count);
   tbb::task_arena arena(options.threads ? int(options.threads) : tbb::task_arena::automatic);
   arena.execute([&] {
-    tbb::parallel_for(size_t(0), refs.size(), [&](size_t i) {
+    tbb::parallel_for(size_t(0), count, [&](size_t i) {
       try {
-        enrolled[i] = describe_reference(refs[i], options.load);
+        enrolled[i] = describe_one(i);
       } catch (...) {
         errors[i] = std::current_exception();
       }
@@ -230,25 +235,17 @@ EnrollReport enroll(const std::vector<ReferenceInput>& refs, const std::string& 
   return write_enrolled(enrolled, out_path, options, t0);
 }
 
+}  // namespace
+
+EnrollReport enroll(const std::vector<ReferenceInput>& refs, const std::string& out_path, const EnrollOptions& options) {
+  return enroll_each(refs.size(), out_path, options, [&](size_t i) { return describe_reference(refs[i], options.load); });
+}
+
 EnrollReport enroll_meshes(const std::vector<ReferenceMesh>& refs, const std::string& out_path, const EnrollOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
-  if (refs.empty()) throw Error(ErrorCode::invalid_argument, out_path, "no references to enrol");
-  std::vector<Enrolled> enrolled(refs.size());
-  std::vector<std::exception_ptr> errors(refs.size());
-  tbb::task_arena arena(options.threads ? int(options.threads) : tbb::task_arena::automatic);
-  arena.execute([&] {
-    tbb::parallel_for(size_t(0), refs.size(), [&](size_t i) {
-      try {
-        if (refs[i].input.id.empty()) throw Error(ErrorCode::invalid_argument, refs[i].input.path, "a reference mesh needs an id");
-        enrolled[i] = describe_loaded(refs[i].input, loaded_from_mesh_internal(refs[i].mesh, refs[i].input.path, options.load));
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
+  return enroll_each(refs.size(), out_path, options, [&](size_t i) {
+    if (refs[i].input.id.empty()) throw Error(ErrorCode::invalid_argument, refs[i].input.path, "a reference mesh needs an id");
+    return describe_loaded(refs[i].input, loaded_from_mesh_internal(refs[i].mesh, refs[i].input.path, options.load));
   });
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-  return write_enrolled(enrolled, out_path, options, t0);
 }
 
 }  // namespace partscreen
