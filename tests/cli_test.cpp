@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "partscreen/partscreen.h"
+#include "run_program.h"
 
 namespace {
 
@@ -25,16 +26,8 @@ using nlohmann::json;
 
 const std::string kModels = PARTSCREEN_TEST_MODELS;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using partscreen::test::Outcome;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::string temp_dir() {
   static std::string dir = [] {
@@ -46,33 +39,10 @@ std::string temp_dir() {
   return dir;
 }
 
-// fork/exec with stdout and stderr sent to files (no pipe deadlock on large output) and stdin
-// from /dev/null, as in CI.
 Outcome run(const std::vector<std::string>& args) {
-  const std::string out_path = temp_dir() + "/stdout", err_path = temp_dir() + "/stderr";
-  std::vector<std::string> argv_s = {PARTSCREEN_CLI};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : argv_s) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    int in = open("/dev/null", O_RDONLY);
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0 || err < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  Outcome r;
-  int status = 0;
-  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
-  return r;
+  std::vector<std::string> argv = {PARTSCREEN_CLI};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return partscreen::test::run_program(std::move(argv), temp_dir());
 }
 
 std::vector<std::string> lines(const std::string& text) {

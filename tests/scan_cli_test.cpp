@@ -17,6 +17,7 @@
 #include "engine_fixtures.h"
 #include "partscreen/partscreen.h"
 #include "partscreen/variants.h"
+#include "run_program.h"
 
 namespace partscreen::test {
 namespace {
@@ -24,38 +25,11 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using partscreen::test::Outcome;
 
-// fork/exec with stdout/stderr to files (no pipe deadlock) and stdin from /dev/null.
 Outcome run(const TempDir& dir, std::vector<std::string> args) {
-  const std::string out_path = dir.file("stdout"), err_path = dir.file("stderr");
   args.insert(args.begin(), PARTSCREEN_CLI);
-  std::vector<char*> argv;
-  for (std::string& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    int in = open("/dev/null", O_RDONLY);
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0 || err < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  Outcome r;
-  int status = 0;
-  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  const auto o = read_bytes(out_path), e = read_bytes(err_path);
-  r.out.assign(o.begin(), o.end());
-  r.err.assign(e.begin(), e.end());
-  return r;
+  return partscreen::test::run_program(std::move(args), dir.path());
 }
 
 json parse(const Outcome& r) {
