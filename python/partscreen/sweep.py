@@ -198,14 +198,15 @@ def sweep(client, pack_path, files, out_path, scan_options=None, retries=2, wind
 
     pending = {}
     ac = as_completed()
-    it = iter(todo)
+    it = enumerate(todo)
+    run_id = os.urandom(4).hex()  # keys unique across sweeps sharing a scheduler
 
     def submit_next():
-        path = next(it, None)
+        index, path = next(it, (None, None))
         if path is None:
             return False
         fut = client.submit(scan_task, pack_path, path, scan_options, retries=retries, pure=False,
-                            key=f"partscreen-scan-{len(pending)}-{os.urandom(6).hex()}")
+                            key=f"partscreen-scan-{run_id}-{index}")
         pending[fut.key] = path
         ac.add(fut)
         return True
