@@ -440,17 +440,46 @@ PYBIND11_MODULE(_partscreen, m) {
 
   m.def(
       "scan_json",
-      [](const Pack& pack, const py::list& items, const py::dict& opts) {
+      [](const Pack& pack, const py::list& items, const py::dict& opts, bool with_found) {
         ScanOptions o = scan_options(opts);
         std::vector<JobItem> job = job_items(items);
+        ScanResult result;
         std::string json;
         {
           py::gil_scoped_release release;
-          json = scan_result_json(scan_items(job, pack, o));
+          result = scan_items(job, pack, o);
+          json = scan_result_json(result);
         }
-        return json;
+        if (!with_found) return py::make_tuple(json, py::none());
+        // Per match, in the JSON's order: which reference keypoints were found (for unions across
+        // jobs, see coverage_from_found) and where they lie on the upload (for highlighting).
+        py::list found;
+        for (const Match& mt : result.matches) {
+          py::array_t<uint8_t> mask(py::ssize_t(mt.found.size()));
+          std::copy(mt.found.begin(), mt.found.end(), mask.mutable_data());
+          py::array_t<float> points({py::ssize_t(mt.found_points.size()), py::ssize_t(3)});
+          for (size_t i = 0; i < mt.found_points.size(); ++i)
+            for (int d = 0; d < 3; ++d) points.mutable_data()[3 * i + d] = mt.found_points[i][d];
+          found.append(py::make_tuple(mask, points));
+        }
+        return py::make_tuple(json, found);
       },
-      py::arg("pack"), py::arg("items"), py::arg("options"));
+      py::arg("pack"), py::arg("items"), py::arg("options"), py::arg("with_found"));
+
+  m.def(
+      "coverage_from_found",
+      [](const Pack& pack, const std::string& reference, const py::object& found_obj) {
+        auto found = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(found_obj);
+        if (!found || found.ndim() != 1)
+          throw Error(ErrorCode::invalid_argument, reference, "found must be a 1-D array of 0/1 per reference keypoint");
+        std::vector<uint8_t> mask(found.data(), found.data() + found.size());
+        ReferenceCoverage c = coverage_from_found(pack, reference, mask);
+        py::dict d;
+        d["coverage"] = c.coverage;
+        d["score"] = c.score;
+        return d;
+      },
+      py::arg("pack"), py::arg("reference"), py::arg("found"));
 
   m.def(
       "enroll",

@@ -15,7 +15,8 @@ import os as _os
 
 from . import _partscreen
 
-__all__ = ["Error", "Pack", "LoadedFile", "load_file", "load_bytes", "mesh", "scan", "enroll", "variant",
+__all__ = ["Error", "Pack", "LoadedFile", "load_file", "load_bytes", "mesh", "scan", "coverage_from_found", "enroll",
+           "variant",
            "read_manifest", "version", "VARIANT_KINDS", "ERROR_CODES", "__version__"]
 
 
@@ -96,7 +97,7 @@ def _job_item(i, item):
                                         f"(vertices, triangles) or a LoadedFile, got {type(item).__name__}")
 
 
-def scan(pack, files, **options):
+def scan(pack, files, *, found=False, **options):
     """Screens `files` as one job against `pack` (a Pack or a pack path) and returns the CLI's
     `scan --json` document as a dict.
 
@@ -105,11 +106,28 @@ def scan(pack, files, **options):
     and makes the verdict "error" (never "clear"), as in the CLI.
     options: ScanOptions' and LoadOptions' names, e.g. flag_score=0.7, review_score=0.45,
     threads=0 (all cores), max_triangles=...
+    found=True adds to each match "found" (uint8 array, 1 per reference keypoint the job
+    explains: OR the masks of several jobs and pass them to coverage_from_found) and
+    "found_points" ((K, 3) float32, those keypoints on the upload, for highlighting). These are
+    numpy arrays, not in the CLI's JSON: drop them before json.dumps.
     """
     if isinstance(files, (str, _os.PathLike, bytes, bytearray, memoryview, LoadedFile)):
         files = [files]
     items = [_job_item(i, f) for i, f in enumerate(files)]
-    return _json.loads(_partscreen.scan_json(_pack(pack), items, options))
+    text, extra = _partscreen.scan_json(_pack(pack), items, options, bool(found))
+    result = _json.loads(text)
+    if extra is not None:
+        for match, (mask, points) in zip(result["matches"], extra):
+            match["found"] = mask
+            match["found_points"] = points
+    return result
+
+
+def coverage_from_found(pack, reference, found):
+    """{"coverage", "score"} of `reference` from a found mask (a match's "found", or the union of
+    several jobs' masks, e.g. np.maximum(a, b)): pieces of one part uploaded over time add up.
+    The score is weighted as the verdict's is, before the look-alike penalty."""
+    return _partscreen.coverage_from_found(_pack(pack), str(reference), found)
 
 
 def _reference(i, ref):
