@@ -165,30 +165,30 @@ class Binding(unittest.TestCase):
     def test_found_masks_add_up_across_jobs(self):
         # A part cut in two, each piece uploaded in its own job: the union of their found masks
         # covers more of the reference than either, as coverage_from_found reports.
-        v = partscreen.variant(cgal("fandisk"), "pieces", seed=11)
+        v = partscreen.variant(cgal("anchor"), "pieces", seed=4)  # two pieces each found alone
         masks = []
         for pv, pt in v["files"]:
             r = partscreen.scan(self.pack, [(pv, pt)], found=True)
-            m = next((m for m in r["matches"] if m["reference"] == "fandisk"), None)
+            m = next((m for m in r["matches"] if m["reference"] == "anchor"), None)
             if m is None:
                 continue
             self.assertEqual(m["found"].dtype, np.uint8)
-            self.assertEqual(len(m["found"]), self.pack.references[3]["keypoints"])
+            self.assertEqual(len(m["found"]), self.pack.references[2]["keypoints"])
             self.assertEqual(m["found_points"].shape, (int(m["found"].sum()), 3))
             # The points are on the upload: inside its bounding box (with a little slack).
             lo, hi = pv.min(axis=0), pv.max(axis=0)
             slack = 0.05 * float(np.linalg.norm(hi - lo))
             self.assertTrue(np.all(m["found_points"] >= lo - slack) and np.all(m["found_points"] <= hi + slack))
-            alone = partscreen.coverage_from_found(self.pack, "fandisk", m["found"])
+            alone = partscreen.coverage_from_found(self.pack, "anchor", m["found"])
             self.assertAlmostEqual(alone["coverage"], m["coverage"], places=3)
             masks.append(m["found"])
         self.assertGreaterEqual(len(masks), 2, "each piece should be recognised on its own")
-        union = partscreen.coverage_from_found(self.pack, "fandisk", np.maximum.reduce(masks))
+        union = partscreen.coverage_from_found(self.pack, "anchor", np.maximum.reduce(masks))
         for mask in masks:
-            self.assertGreater(union["coverage"], partscreen.coverage_from_found(self.pack, "fandisk", mask)["coverage"])
+            self.assertGreater(union["coverage"], partscreen.coverage_from_found(self.pack, "anchor", mask)["coverage"])
         self.assertGreater(union["score"], 0.0)
         self.assert_error("invalid_argument", partscreen.coverage_from_found, self.pack, "no-such-reference", masks[0])
-        self.assert_error("invalid_argument", partscreen.coverage_from_found, self.pack, "fandisk", masks[0][:-1])
+        self.assert_error("invalid_argument", partscreen.coverage_from_found, self.pack, "anchor", masks[0][:-1])
         # Without found=True the result is exactly the CLI's JSON (serialisable as is).
         json.dumps(partscreen.scan(self.pack, [self.upload]))
 
