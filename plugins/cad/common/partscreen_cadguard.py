@@ -277,9 +277,10 @@ def append_log(path, record):
         os.close(fd)
 
 
-def screen(files, host, output, action="export", overrides=None, cfg=None):
+def screen(files, host, output, action="export", overrides=None, cfg=None, failed=None):
     """Screens `files` (meshes written for screening) for an export to `output`. Never raises for a
-    screening problem: the Decision says whether the export may go on and what to tell the user."""
+    screening problem: the Decision says whether the export may go on and what to tell the user.
+    `failed`: the host could not even write the mesh to screen (the reason); the error policy applies."""
     subject = "this export" if action == "export" else "this selection"
     record = {
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
@@ -301,6 +302,8 @@ def screen(files, host, output, action="export", overrides=None, cfg=None):
     record["policy"] = {"block_review": cfg["block_review"], "fail_open": cfg["fail_open"]}
     started = time.monotonic()
     try:
+        if failed:
+            raise GuardError(failed)
         for f in files:
             record["screened"].append({"file": os.path.basename(f), "bytes": os.path.getsize(f), "sha256": sha256_of(f)})
         report = scan(cfg, files, record)
