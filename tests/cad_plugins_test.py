@@ -87,6 +87,14 @@ class Base(unittest.TestCase):
         cls.env["PARTSCREEN_PACK"] = pack
         return pack
 
+    def assert_backend(self, log):
+        # ctest puts the build's binding on PYTHONPATH: the hosts must then screen through it,
+        # not fall back to the CLI.
+        binding = any(os.path.isdir(os.path.join(p, "partscreen")) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+        want = "python" if binding else "cli"
+        self.assertTrue(log, "no decision logged")
+        self.assertEqual(log[-1].get("backend"), want, log[-1])
+
     def leftovers(self, folder):
         return [n for n in os.listdir(folder) if n.startswith(".partscreen-")]
 
@@ -142,6 +150,7 @@ class OpenSCADTest(Base):
             self.assertFalse(os.path.exists(out), ext)
         self.assertEqual(os.listdir(self.dir), [])
         log = read_log(self.env["PARTSCREEN_LOG"])
+        self.assert_backend(log)
         self.assertTrue(any(e["output"] == os.path.join(self.dir, "moved.3mf") and e["decision"] == "blocked"
                             and e["matches"][0]["reference"] == "bracket_ref" for e in log))
 
@@ -177,11 +186,12 @@ class OpenSCADTest(Base):
         r = run([self.wrapper, "-o", out, clip], env=env)
         self.assertEqual(r.returncode, 2)
         self.assertIn("no signature pack configured (set PARTSCREEN_PACK", r.stderr)
-        r = run([self.wrapper, "-o", out, clip], env=dict(self.env, PARTSCREEN_BIN="/nonexistent/partscreen"))
+        # Without the binding (backend cli stands for a host that cannot import it) and without the program:
+        r = run([self.wrapper, "-o", out, clip], env=dict(self.env, PARTSCREEN_BIN="/nonexistent/partscreen", PARTSCREEN_BACKEND="cli"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("the partscreen program '/nonexistent/partscreen' was not found", r.stderr)
         self.assertEqual(os.listdir(self.dir), [])
-        r = run([self.wrapper, "-o", out, clip], env=dict(self.env, PARTSCREEN_BIN="/nonexistent/partscreen",
+        r = run([self.wrapper, "-o", out, clip], env=dict(self.env, PARTSCREEN_BIN="/nonexistent/partscreen", PARTSCREEN_BACKEND="cli",
                                                           PARTSCREEN_FAIL_OPEN="yes"))
         self.assertEqual(r.returncode, 0)
         self.assertTrue(os.path.exists(out))
@@ -284,6 +294,7 @@ class FreeCADTest(Base):
         self.assertEqual(res["selection"][:2], ["flagged", "reported"])
         self.assertIn("partscreen blocked this selection", res["selection"][2])
         log = read_log(self.env["PARTSCREEN_LOG"])
+        self.assert_backend(log)
         self.assertTrue(any(e["host"].startswith("freecad 0.") or e["host"].startswith("freecad 1.") for e in log))
 
     def test_clean_export_is_identical_to_one_without_the_addon(self):
@@ -303,7 +314,7 @@ class FreeCADTest(Base):
         res = self.freecad_run(out, "clean", PARTSCREEN_PACK="")
         self.assertIn("no signature pack configured (set PARTSCREEN_PACK", res["clean.stl"])
         self.assertTrue(res["clean.step"].startswith("ExportBlocked: partscreen could not screen this export"))
-        res = self.freecad_run(out, "clean", PARTSCREEN_BIN="/nonexistent/partscreen")
+        res = self.freecad_run(out, "clean", PARTSCREEN_BIN="/nonexistent/partscreen", PARTSCREEN_BACKEND="cli")
         self.assertIn("the partscreen program '/nonexistent/partscreen' was not found", res["clean.3mf"])
         self.assertEqual(os.listdir(out), [])
 
@@ -404,7 +415,7 @@ class BlenderTest(Base):
         out = os.path.join(self.tmp, "missing")
         res = self.blender_run(out, "clean", PARTSCREEN_PACK="")
         self.assertIn("no signature pack configured (set PARTSCREEN_PACK", res["clean.stl"])
-        res = self.blender_run(out, "clean", PARTSCREEN_BIN="/nonexistent/partscreen")
+        res = self.blender_run(out, "clean", PARTSCREEN_BIN="/nonexistent/partscreen", PARTSCREEN_BACKEND="cli")
         self.assertIn("the partscreen program '/nonexistent/partscreen' was not found", res["clean.ply"])
         self.assertEqual(os.listdir(out), [])
 

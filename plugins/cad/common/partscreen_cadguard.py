@@ -163,27 +163,15 @@ def check_verdict(report, where):
 
 
 def scan_python(pack, files):
-    """The binding, when the host's Python can import it. Returns None when it is not importable.
-
-    The binding mirrors the CLI (python/ folder); while its API settles, the two shapes known
-    so far are accepted: scan(files, pack=PATH) returning a report (dict, JSON text or an object
-    with to_dict/as_dict), and scan_json(Pack, items, options) returning JSON text."""
+    """The binding (python/ folder), when the host's Python can import it; None when it cannot.
+    partscreen.scan(pack, files) returns the CLI's `scan --json` document as a dict."""
     try:
         import partscreen  # noqa: the binding is optional
     except ImportError:
         return None
-    if hasattr(partscreen, "scan_json") and hasattr(partscreen, "Pack"):
-        opened = partscreen.Pack(pack) if callable(partscreen.Pack) else None
-        return check_verdict(json.loads(partscreen.scan_json(opened, list(files), {})), "the partscreen module")
-    if hasattr(partscreen, "scan"):
-        out = partscreen.scan(list(files), pack=pack)
-        for attr in ("to_dict", "as_dict"):
-            if hasattr(out, attr):
-                out = getattr(out, attr)()
-        if isinstance(out, (str, bytes)):
-            out = json.loads(out)
-        return check_verdict(out, "the partscreen module")
-    return None
+    if not hasattr(partscreen, "scan"):
+        return None
+    return check_verdict(partscreen.scan(pack, list(files)), "the partscreen module")
 
 
 def scan_cli(program, pack, files, timeout):
