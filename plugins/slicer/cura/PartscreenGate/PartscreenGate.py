@@ -234,6 +234,10 @@ class PartscreenGate(Extension):
 
     def screenMeshes(self, meshes, key=None):
         """Writes the meshes to binary STLs and screens them as one job (blocking; any thread)."""
+        if not meshes:
+            # A G-code file opened in Cura has no models: its G-code screen decides alone.
+            return {"stage": "model", "verdict": "none", "decision": "released", "matches": [], "message": None,
+                    "meshes_key": key}
         cfg = self.config()
         work = tempfile.mkdtemp(prefix="partscreen-cura-")
         try:
