@@ -105,6 +105,7 @@ class PartscreenGate(Extension):
         self._gcode_results = {}  # G-code sha256 -> decision record
         self._pending = {}        # meshes key -> [callbacks waiting for that verdict]
         self._jobs = set()
+        self._blocked = {}        # meshes key -> the record that blocked it (errors too)
         self._sliced_key = None   # the meshes of the last slice
         self._sliced_meshes = None
         self.run_async = True     # tests may run the screening inline
@@ -227,6 +228,11 @@ class PartscreenGate(Extension):
         with self._lock:
             if record.get("verdict") != "error":  # errors are retried next time
                 self._mesh_results[key] = record
+            # ...but until then the scene stays blocked, errors included.
+            if record.get("decision") == "blocked":
+                self._blocked[key] = record
+            else:
+                self._blocked.pop(key, None)
             callbacks = self._pending.pop(key, [])
         self._last_record = record
         for cb in callbacks:
@@ -330,8 +336,8 @@ class PartscreenGate(Extension):
             # Nothing sliced. A scene whose models were blocked writes nothing at all (Cura's
             # G-code writer would save an empty job); otherwise this is a model or project export.
             with self._lock:
-                known = self._mesh_results.get(meshes_key(scene_meshes(self._scene.getRoot())))
-            if known is not None and known.get("decision") == "blocked":
+                known = self._blocked.get(meshes_key(scene_meshes(self._scene.getRoot())))
+            if known is not None:
                 self._show(known["message"])
                 return None
             return original(nodes, file_name, limit_mimetypes, file_handler, filter_by_machine, **kwargs)
