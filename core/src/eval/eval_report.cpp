@@ -73,7 +73,7 @@ std::vector<double> group_scores(const EvalReport& r, const std::string& group) 
 
 // ---- SVG ----
 
-constexpr int kW = 560, kH = 300, kL = 56, kR = 16, kT = 16, kB = 44;
+constexpr int kW = 560, kH = 320, kL = 56, kR = 16, kT = 36, kB = 44;
 double sx(double x) { return kL + x * (kW - kL - kR); }
 double sy(double y) { return kH - kB - y * (kH - kT - kB); }
 
@@ -109,11 +109,14 @@ std::string svg_open(const std::string& title) {
          "' font-family='sans-serif' font-size='11'>";
 }
 
-std::string legend(const std::vector<std::pair<std::string, std::string>>& items, double x, double y) {
+// In the top margin, left to right, so it never hides data.
+std::string legend(const std::vector<std::pair<std::string, std::string>>& items) {
   std::ostringstream s;
-  for (size_t i = 0; i < items.size(); ++i) {
-    s << "<rect x='" << x << "' y='" << (y + 16 * i) << "' width='12' height='10' fill='" << items[i].second << "'/>";
-    s << "<text x='" << (x + 16) << "' y='" << (y + 16 * i + 9) << "'>" << esc(items[i].first) << "</text>";
+  double x = kL;
+  for (const auto& [label, colour] : items) {
+    s << "<rect x='" << x << "' y='8' width='12' height='10' fill='" << colour << "'/>";
+    s << "<text x='" << (x + 16) << "' y='17'>" << esc(label) << "</text>";
+    x += 28 + 6.2 * double(label.size());
   }
   return s.str();
 }
@@ -142,8 +145,7 @@ std::string histogram_svg(const std::vector<double>& refs, const std::vector<dou
   }
   s << vline(review, "#b7791f", "review") << vline(flag, "#c53030", "flag");
   s << legend({{"references' cases (" + std::to_string(refs.size()) + ")", "#2b6cb0"},
-               {"distractors (" + std::to_string(dist.size()) + ")", "#d9822b"}},
-              sx(0.30), sy(1) + 8);
+               {"distractors (" + std::to_string(dist.size()) + ")", "#d9822b"}});
   s << "</svg>";
   return s.str();
 }
@@ -181,7 +183,7 @@ std::string threshold_svg(const Curve& c, double flag, double review) {
   s << svg_open("rates against the score threshold") << axes("score threshold", "share at or above it", true);
   s << polyline(c.t, c.tpr, "#2b6cb0") << polyline(c.t, c.fpr, "#d9822b");
   s << vline(review, "#b7791f", "review") << vline(flag, "#c53030", "flag");
-  s << legend({{"detection (references' cases)", "#2b6cb0"}, {"false positives (distractors)", "#d9822b"}}, sx(0.05), sy(0.3));
+  s << legend({{"detection (references' cases)", "#2b6cb0"}, {"false positives (distractors)", "#d9822b"}});
   s << "</svg>";
   return s.str();
 }
