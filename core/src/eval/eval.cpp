@@ -204,8 +204,9 @@ RunResult run_program(const std::vector<std::string>& args, const std::string& l
   {
     std::ifstream in(log_path);
     std::string line;
+    // The last line that says something (PrusaSlicer ends with "Object name: ..." after the reason).
     while (std::getline(in, line))
-      if (!line.empty()) tail = line;
+      if (!line.empty() && line[0] != '[' && line.rfind("Object name", 0) != 0) tail = line;
   }
   return {false, args[0] + " failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")" +
                      (tail.empty() ? "" : ": " + tail.substr(0, 200))};
@@ -225,7 +226,7 @@ std::string program_version(const std::vector<std::string>& args, const std::str
 std::string fingerprint(const Pack& pack, const std::vector<EvalReference>& refs, const std::vector<std::string>& distractors,
                         const std::vector<std::string>& kinds, const EvalOptions& o) {
   std::ostringstream s;
-  s << pack.content_hex() << '|' << o.seed << '|' << o.cases_per_kind << '|' << o.scan.flag_score << '|' << o.scan.review_score
+  s << version_string() << '|' << pack.content_hex() << '|' << o.seed << '|' << o.cases_per_kind << '|' << o.scan.flag_score << '|' << o.scan.review_score
     << '|' << o.scan.report_score << '|' << o.distractors_only;
   for (const auto& k : kinds) s << "|k:" << k;
   for (const auto& r : refs) s << "|r:" << r.id << '=' << r.path;
@@ -535,7 +536,9 @@ EvalReport run_eval(const Pack& pack, const std::vector<EvalReference>& referenc
           if (p.kind == "gcode_prusa") {
             const int angle = int(p.seed % 360);
             c.name = "prusa-slicer, turned " + std::to_string(angle) + " deg" + scaled;
-            r = run_program({options.prusa_slicer, "--export-gcode", "--rotate", std::to_string(angle), "--output", gcode, stl}, log,
+            // Classic perimeters: PrusaSlicer 2.5's default (Arachne) makes different G-code
+            // run to run on curved parts, and a case must be the same every run.
+            r = run_program({options.prusa_slicer, "--export-gcode", "--perimeter-generator", "classic", "--rotate", std::to_string(angle), "--output", gcode, stl}, log,
                             options.slicer_timeout_s);
           } else {
             c.name = "CuraEngine" + scaled;

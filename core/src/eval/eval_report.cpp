@@ -200,7 +200,7 @@ std::string roc_svg(const Curve& c, double flag, double review, size_t n_dist) {
     const size_t i = std::min(c.t.size() - 1, size_t(std::lround(t * 200.0)));
     s << "<circle cx='" << sx(c.fpr[i]) << "' cy='" << sy(c.tpr[i]) << "' r='5' fill='" << colour << "'><title>" << label << " threshold "
       << fmt("%.2f", t) << ": detection " << percent(c.tpr[i]) << ", false positives " << percent(c.fpr[i]) << "</title></circle>";
-    s << "<text x='" << (sx(c.fpr[i]) + 8) << "' y='" << (sy(c.tpr[i]) + (label[0] == 'f' ? 14 : -6)) << "' fill='" << colour << "'>"
+    s << "<text x='" << (sx(c.fpr[i]) + 10) << "' y='" << (sy(c.tpr[i]) + (label[0] == 'f' ? 18 : 2)) << "' fill='" << colour << "'>"
       << label << " (" << fmt("%.2f", t) << ")</text>";
   }
   s << "<text x='" << sx(0.35) << "' y='" << sy(0.12) << "'>" << n_dist << " distractors: the smallest non-zero rate is "
@@ -404,13 +404,13 @@ std::string eval_report_html(const EvalReport& r) {
          "command again to finish it.</p>\n";
 
   // Summary cards.
-  h << "<h2>Summary</h2><div class='cards'>";
+  h << "<h2 id='summary'>Summary</h2><div class='cards'>";
   if (!collision) {
     h << "<div class='card'>detection (flagged)<b>" << percent(s.detection) << "</b>" << s.flagged << " of " << s.cases << " cases"
       << (s.skipped ? ", " + std::to_string(s.skipped) + " skipped" : "") << "</div>";
     h << "<div class='card'>right reference<b>" << percent(s.right_rate) << "</b>of flagged cases</div>";
     h << "<div class='card'>sent to review<b>" << percent(s.cases ? double(s.review) / double(s.cases) : 0.0) << "</b>" << s.review
-      << " cases</div>";
+      << (s.review == 1 ? " case" : " cases") << "</div>";
   }
   const double fpr = s.distractors ? double(s.distractor_flagged) / double(s.distractors) : 0.0;
   h << "<div class='card'>distractors flagged<b class='" << (s.distractor_flagged ? "bad" : "ok") << "'>" << s.distractor_flagged
@@ -425,7 +425,7 @@ std::string eval_report_html(const EvalReport& r) {
   h << "</div>\n";
 
   if (!collision) {
-    h << "<h2>Detection per transformation</h2><table><tr><th class='l'>transformation</th><th>cases</th><th>flagged</th><th></th>"
+    h << "<h2 id='kinds'>Detection per transformation</h2><table><tr><th class='l'>transformation</th><th>cases</th><th>flagged</th><th></th>"
          "<th>review</th><th>right reference</th><th>median score</th><th>skipped</th></tr>";
     for (const EvalKindRow& k : s.by_kind) {
       const double d = k.cases ? double(k.flagged) / double(k.cases) : 0.0;
@@ -435,7 +435,7 @@ std::string eval_report_html(const EvalReport& r) {
         << percent(k.flagged ? double(k.right) / double(k.flagged) : 0.0) << "</td><td>" << fmt("%.2f", k.median_score) << "</td><td>"
         << k.skipped << "</td></tr>";
     }
-    h << "</table>\n<h2>Detection per reference</h2><table><tr><th class='l'>reference</th><th>cases</th><th>flagged</th><th></th>"
+    h << "</table>\n<h2 id='references'>Detection per reference</h2><table><tr><th class='l'>reference</th><th>cases</th><th>flagged</th><th></th>"
          "<th>review</th><th>right reference</th><th>lowest score</th></tr>";
     for (const EvalReferenceRow& x : s.by_reference) {
       const double d = x.cases ? double(x.flagged) / double(x.cases) : 0.0;
@@ -446,7 +446,7 @@ std::string eval_report_html(const EvalReport& r) {
     h << "</table>\n";
   }
 
-  h << "<h2>False positives</h2>";
+  h << "<h2 id='false-positives'>False positives</h2>";
   if (s.false_positives.empty())
     h << "<p>No distractor was flagged or sent to review (" << s.distractors << " scanned).</p>";
   else {
@@ -482,7 +482,7 @@ std::string eval_report_html(const EvalReport& r) {
     h << "</table>";
   }
 
-  h << "\n<h2>Scores and thresholds</h2><div class='figs'>";
+  h << "\n<h2 id='scores'>Scores and thresholds</h2><div class='figs'>";
   h << "<div class='fig'>" << histogram_svg(refs, dist, r.flag_score, r.review_score)
     << "<p>Best match score of every case: the references' transformed copies (blue) and the distractors (orange). A score under "
        "the report floor counts as 0.</p></div>";
@@ -509,12 +509,12 @@ std::string eval_report_html(const EvalReport& r) {
   }
   h << "</table>\n";
 
-  h << "<h2>Latency</h2><table><tr><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr><tr>";
+  h << "<h2 id='latency'>Latency</h2><table><tr><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr><tr>";
   for (double v : {s.latency_p50, s.latency_p90, s.latency_p95, s.latency_p99, s.latency_max}) h << "<td>" << fmt("%.0f ms", v) << "</td>";
   h << "</tr></table><p>Wall time of one scan (reading the files included), every case and distractor.</p>\n";
 
   if (!collision) {
-    h << "<h2>Cases not detected</h2>";
+    h << "<h2 id='misses'>Cases not detected</h2>";
     size_t shown = 0;
     std::ostringstream rows;
     for (const EvalCase& c : r.cases) {
