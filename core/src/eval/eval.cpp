@@ -175,7 +175,7 @@ RunResult run_program(const std::vector<std::string>& args, const std::string& l
   const pid_t pid = fork();
   if (pid < 0) return {false, "fork failed"};
   if (pid == 0) {
-    setpgid(0, 0);
+    // Same process group as ours: a Ctrl-C at the terminal stops the slicer too.
     int in = open("/dev/null", O_RDONLY);
     int out = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (in < 0 || out < 0) _exit(127);
@@ -192,7 +192,7 @@ RunResult run_program(const std::vector<std::string>& args, const std::string& l
     if (r == pid) break;
     if (r < 0) return {false, "waitpid failed"};
     if (ms_since(t0) > timeout_s * 1000.0) {
-      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
       return {false, args[0] + " timed out after " + std::to_string(int(timeout_s)) + " s"};
     }

@@ -200,7 +200,7 @@ std::string roc_svg(const Curve& c, double flag, double review, size_t n_dist) {
     const size_t i = std::min(c.t.size() - 1, size_t(std::lround(t * 200.0)));
     s << "<circle cx='" << sx(c.fpr[i]) << "' cy='" << sy(c.tpr[i]) << "' r='5' fill='" << colour << "'><title>" << label << " threshold "
       << fmt("%.2f", t) << ": detection " << percent(c.tpr[i]) << ", false positives " << percent(c.fpr[i]) << "</title></circle>";
-    s << "<text x='" << (sx(c.fpr[i]) + 10) << "' y='" << (sy(c.tpr[i]) + (label[0] == 'f' ? 18 : 2)) << "' fill='" << colour << "'>"
+    s << "<text x='" << (sx(c.fpr[i]) + 10) << "' y='" << (sy(c.tpr[i]) + (label[0] == 'f' ? 30 : 16)) << "' fill='" << colour << "'>"
       << label << " (" << fmt("%.2f", t) << ")</text>";
   }
   s << "<text x='" << sx(0.35) << "' y='" << sy(0.12) << "'>" << n_dist << " distractors: the smallest non-zero rate is "
@@ -456,14 +456,14 @@ std::string eval_report_html(const EvalReport& r) {
         << "'>" << esc(f.verdict) << "</td><td class='l'>" << esc(f.reference) << "</td><td>" << fmt("%.3f", f.score) << "</td></tr>";
     h << "</table>";
   }
-  // How close the clear ones came: the highest-scoring distractors whatever their verdict.
+  // How close the clear ones came (the others are listed above).
   std::vector<const EvalCase*> closest;
   for (const EvalCase& c : r.cases)
-    if (c.group == "distractor" && c.verdict != "skipped") closest.push_back(&c);
+    if (c.group == "distractor" && c.verdict == "clear") closest.push_back(&c);
   std::stable_sort(closest.begin(), closest.end(), [](const EvalCase* a, const EvalCase* b) { return a->score > b->score; });
   if (closest.size() > 10) closest.resize(10);
   if (!closest.empty()) {
-    h << "<p>Closest distractors (top scores):</p><table><tr><th class='l'>distractor</th><th class='l'>verdict</th><th class='l'>"
+    h << "<p>Closest clear distractors (top scores):</p><table><tr><th class='l'>distractor</th><th class='l'>verdict</th><th class='l'>"
          "nearest reference</th><th>score</th><th>coverage</th></tr>";
     for (const EvalCase* c : closest)
       h << "<tr><td class='l'>" << esc(c->name) << "</td><td class='l'>" << esc(c->verdict) << "</td><td class='l'>"
