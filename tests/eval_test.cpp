@@ -292,5 +292,42 @@ TEST_F(EvalTest, CollisionModeFlagsACopyAndListsTheRest) {
   EXPECT_NE(page.out.find("collision check"), std::string::npos);
 }
 
+// Through the program: a run stopped by its case limit is finished by the same command, and the
+// report equals a run made in one go.
+TEST_F(EvalTest, CommandResumesFromItsJournal) {
+  TempDir t("partscreen_eval_resume");
+  const std::string refs_dir = t.file("refs"), dist_dir = t.file("benign");
+  fs::create_directories(refs_dir);
+  fs::create_directories(dist_dir);
+  fs::copy_file(cgal_mesh("spool"), refs_dir + "/spool.off");
+  fs::copy_file(cgal_mesh("oblong"), dist_dir + "/oblong.off");
+  auto run = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {PARTSCREEN_CLI, "eval", "--references", refs_dir, "--distractors", dist_dir,
+                                     "--kinds", "rigid,scale,mirror", "--seed", "3", "--out", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::run_program(args, t.path());
+  };
+  const test::Outcome stopped = run(t.file("a"), {"--stop-after", "2"});
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_NE(stopped.out.find("stopped early"), std::string::npos) << stopped.out;
+  const test::Outcome resumed = run(t.file("a"), {});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("resumed: 2 finished cases"), std::string::npos) << resumed.out;
+  ASSERT_EQ(run(t.file("b"), {}).exit_code, 0);
+  auto cases = [&](const std::string& out) {
+    std::ifstream in(out + "/report.json");
+    const json j = json::parse(in);
+    EXPECT_TRUE(j["complete"].get<bool>());
+    std::vector<std::string> keys;
+    for (const json& c : j["cases"])
+      keys.push_back(c["id"].get<std::string>() + "|" + c["name"].get<std::string>() + "|" + c["verdict"].get<std::string>() + "|" +
+                     std::to_string(c["score"].get<double>()));
+    return keys;
+  };
+  const auto a = cases(t.file("a")), b = cases(t.file("b"));
+  EXPECT_EQ(a.size(), 4u);
+  EXPECT_EQ(a, b);
+}
+
 }  // namespace
 }  // namespace partscreen
