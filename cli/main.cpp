@@ -19,6 +19,9 @@ const std::vector<const CommandSpec*>& commands() {
       &enroll_command(),
       &info_command(),
       &variant_command(),
+      &pack_command(),
+      &trust_command(),
+      &key_command(),
   };
   return table;
 }

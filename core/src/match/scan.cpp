@@ -20,6 +20,7 @@
 #include "pack/pack_data.h"
 #include "partscreen/error.h"
 #include "partscreen/scan.h"
+#include "partscreen/trust.h"
 
 namespace partscreen {
 namespace detail {
@@ -185,6 +186,7 @@ std::vector<Vote> tally(const std::vector<Pair>& pairs, const PackData& pack) {
   for (const Pair& p : pairs) {
     if (!p.nearest) continue;
     uint32_t ref = pack.keypoints[p.pack_kp].reference;
+    if (pack.references[ref].revoked) continue;  // withdrawn by the publisher (pack metadata)
     hits[(uint64_t(ref) << 8) | uint8_t(p.rung - kRungMin)].push_back(p.pack_kp);
   }
   std::unordered_map<uint32_t, Vote> best;
@@ -754,6 +756,11 @@ ScanResult scan_loaded_or_empty(const std::vector<LoadedFile>& files, const Pack
   ScanResult result;
   result.pack_name = pack.name();
   result.pack_checksum = pack.checksum_hex();
+  result.pack_publisher = pack.metadata().publisher;
+  result.pack_sequence = pack.metadata().sequence;
+  result.pack_signed_by = pack.signer_key_id();
+  if (!result.pack_signed_by.empty() && result.pack_signed_by == demo_public_key().id())
+    result.pack_note = "demo pack: not for production (signed with the public demo key)";
   result.flag_score = options.flag_score;
   result.review_score = options.review_score;
   std::vector<const LoadedFile*> ptrs;
