@@ -299,6 +299,10 @@ TEST_F(Trust, RevokedReferenceIsNotMatchedAndMergeDropsIt) {
   const ScanResult after = scan_files({cgal_mesh("pinion")}, revoked, so);
   for (const Match& m : after.matches) EXPECT_NE(m.reference, "pinion") << "a revoked reference was matched";
   EXPECT_EQ(after.verdict, Verdict::clear);
+  // Cumulative screening (found masks kept across jobs) stops counting it too.
+  const std::vector<uint8_t> all(revoked.reference(0).keypoint_count, 1);
+  EXPECT_GT(coverage_from_found(Pack::open(active), "pinion", all).score, 0.99);
+  EXPECT_EQ(coverage_from_found(revoked, "pinion", all).score, 0.0);
   // The other reference is still found.
   const ScanResult anchor = scan_files({cgal_mesh("anchor")}, revoked, so);
   ASSERT_FALSE(anchor.matches.empty());

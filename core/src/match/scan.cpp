@@ -775,6 +775,7 @@ ReferenceCoverage coverage_from_found(const Pack& pack, const std::string& refer
   const PackData& pd = pack.data();
   for (size_t ref = 0; ref < pd.references.size(); ++ref) {
     if (pd.references[ref].id != reference) continue;
+    if (pd.references[ref].revoked) return ReferenceCoverage{};  // withdrawn: found masks stop counting
     const detail::ReferenceRecord& rec = pd.reference_records[ref];
     if (found.size() != rec.keypoint_count)
       throw Error(ErrorCode::invalid_argument, reference,
