@@ -210,8 +210,8 @@ int run_pack(const Args& args) {
     } else {
       std::printf("signed %s as '%s' (key %s), sequence %llu, expires %s\n", out.c_str(), key.public_key.publisher.c_str(),
                   key.public_key.id().c_str(), (unsigned long long)m.sequence, date_text(m.expires_unix).c_str());
-      std::printf("next: machines that trust this publisher run 'partscreen trust add %s.pub' once (the public key)\n",
-                  args.has("--key") ? args.text("--key").c_str() : (partscreen_home() + "/local").c_str());
+      std::printf("next: machines that should accept it run 'partscreen trust add PUBLIC_KEY_FILE' once (key %s)\n",
+                  key.public_key.id().c_str());
     }
     return kExitOk;
   }
@@ -364,7 +364,7 @@ const CommandSpec& pack_command() {
         "A pack's sequence number must grow with every release: machines refuse a pack older than\n"
         "the last one they accepted from the same publisher under the same pack name (rollback).\n";
     c.options = {OptionSpec{"--key", "FILE", "this machine's key", "secret key file to sign with (sign, merge)"},
-                 opt_out("sign: the signed pack (default: in place); merge: the merged pack"),
+                 OptionSpec{"--out", "PATH", "", "sign: write the signed pack here instead of in place; merge: the merged pack (required)"},
                  OptionSpec{"--name", "NAME", "the file stem of --out", "merge: the name stored in the merged pack"},
                  OptionSpec{"--sequence", "N", "current + 1", "release number of this pack (sign, merge)"},
                  OptionSpec{"--expires", "DATE", "unchanged", "expiry, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC) or unix seconds"},
