@@ -233,8 +233,9 @@ KeyPair local_key(const std::string& home_in) {
   const std::string home = partscreen_home(home_in);
   const std::string path = home + "/local.key";
   if (!fs::exists(path)) {
+    const bool fresh_home = !fs::exists(home);
     make_dirs(home);
-    ::chmod(home.c_str(), 0700);
+    if (fresh_home) ::chmod(home.c_str(), 0700);  // a folder we made; never change a given one
     // A complete private file first, then link(): link never replaces, so when processes race
     // exactly one key wins and every process reads that one, never a half-written file.
     const KeyPair fresh = generate_key(local_publisher_name());
