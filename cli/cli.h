@@ -114,4 +114,8 @@ const CommandSpec& scan_command();
 const CommandSpec& variant_command();
 const CommandSpec& eval_command();
 
+const CommandSpec& key_command();    // cmd_trust.cpp
+const CommandSpec& pack_command();   // cmd_trust.cpp
+const CommandSpec& trust_command();  // cmd_trust.cpp
+
 }  // namespace partscreen::cli

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `partscreen enroll --out PACK FILE...`: turn reference parts into a signature pack.
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli.h"
 #include "partscreen/pack.h"
+#include "partscreen/trust.h"
 
 namespace partscreen::cli {
 namespace {
@@ -24,12 +27,20 @@ int run_enroll(const Args& args) {
   options.load = load_options_from(args);
   options.threads = threads_from(args);
   options.pack_name = args.text("--name", std::filesystem::path(out).stem().string());
+  // Signed with this machine's key (created on first use), so `enroll` then `scan` just works.
+  const KeyPair key = local_key();
+  options.signing_key = &key;
+  // Local packs are exempt from rollback checks (docs/packs.md); the time still orders them.
+  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
+  options.metadata.sequence = epoch ? std::strtoull(epoch, nullptr, 10) : uint64_t(std::time(nullptr));
   if (!json) std::fprintf(stderr, "enrolling %zu reference%s...\n", refs.size(), refs.size() == 1 ? "" : "s");
   EnrollReport report = enroll(refs, out, options);
   if (json) {
     nlohmann::ordered_json doc;
     doc["pack"] = out;
     doc["bytes"] = report.pack_bytes;
+    doc["publisher"] = key.public_key.publisher;
+    doc["signed_by"] = key.public_key.id();
     doc["total_ms"] = std::round(report.total_ms);
     auto& list = doc["references"] = nlohmann::ordered_json::array();
     for (const ReferenceInfo& r : report.references)
@@ -45,6 +56,9 @@ int run_enroll(const Args& args) {
   std::printf("\nwrote %s: %zu references, %.1f KiB (%.1f KiB per reference) in %.1f s\n", out.c_str(), report.references.size(),
               double(report.pack_bytes) / 1024.0, double(report.pack_bytes) / 1024.0 / double(report.references.size()),
               report.total_ms / 1000.0);
+  std::printf("signed by this machine's key %s ('%s'); other machines need its public key:\n"
+              "  partscreen trust add %s/local.pub\n",
+              key.public_key.id().substr(0, 16).c_str(), key.public_key.publisher.c_str(), partscreen_home().c_str());
   std::printf("next: partscreen scan --pack %s UPLOAD...\n", out.c_str());
   return kExitOk;
 }
@@ -65,7 +79,9 @@ const CommandSpec& enroll_command() {
         "A reference's id is its file stem unless the manifest names it. The manifest is a CSV\n"
         "file with a header row naming the columns path,id,category,label (any order; paths\n"
         "relative to the manifest's folder). All files of one reference file form one reference\n"
-        "(a part made of several bodies is enrolled as one). The pack is written atomically.\n";
+        "(a part made of several bodies is enrolled as one). The pack is written atomically and\n"
+        "signed with this machine's key (created on first use in the partscreen home, see\n"
+        "'partscreen help key'); to publish it under your organisation's key use 'pack sign'.\n";
     c.options = {opt_out("the pack file to write"), opt_manifest(),
                  OptionSpec{"--root", "DIR", "the manifest's folder", "resolve the manifest's relative paths against DIR"},
                  OptionSpec{"--category", "NAME", "", "category for the FILE arguments (the manifest has its own column)"},

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "partscreen/report.h"
 #include "partscreen/scan.h"
+#include "partscreen/trust.h"
 
 namespace partscreen::cli {
 namespace {
@@ -49,6 +50,9 @@ void print_human(const ScanResult& r, bool all) {
                 hidden == 1 ? "" : "s");
   std::printf("\n%.0f ms (load %.0f, features %.0f, candidates %.0f, verification %.0f), pack '%s'\n", r.timings.total_ms,
               r.timings.load_ms, r.timings.features_ms, r.timings.candidates_ms, r.timings.verify_ms, r.pack_name.c_str());
+  std::printf("pack by '%s', sequence %llu, signed by key %s\n", r.pack_publisher.c_str(), (unsigned long long)r.pack_sequence,
+              r.pack_signed_by.substr(0, 16).c_str());
+  if (!r.pack_note.empty()) std::printf("note: %s\n", r.pack_note.c_str());
   switch (r.verdict) {
     case Verdict::clear: std::printf("next: nothing to do; the job may print.\n"); break;
     case Verdict::review:
@@ -61,7 +65,10 @@ void print_human(const ScanResult& r, bool all) {
 
 int run_scan(const Args& args) {
   const bool json = args.flag("--json");
-  Pack pack = Pack::open(args.required("--pack"));
+  // Trust is enforced here, where a pack enters from outside (partscreen/trust.h).
+  TrustReport trust;
+  Pack pack = load_trusted_pack(args.required("--pack"), TrustOptions{}, &trust);
+  for (const std::string& w : trust.warnings) std::fprintf(stderr, "partscreen: warning: %s\n", w.c_str());
   ScanOptions options;
   options.load = load_options_from(args);
   options.threads = threads_from(args);
@@ -98,7 +105,11 @@ const CommandSpec& scan_command() {
         "among other parts on a plate, or fused with extra material.\n"
         "The verdict is 'flagged' when a score reaches --flag-score, 'review' when it reaches\n"
         "--review-score (a person should decide), 'clear' otherwise, and 'error' when a file\n"
-        "could not be read (an unread file is never cleared).\n";
+        "could not be read (an unread file is never cleared).\n"
+        "The pack must be signed by a key in this machine's trust store, unexpired, and not older\n"
+        "(sequence number) than the last pack accepted from its publisher; otherwise scan stops\n"
+        "with exit 2 and says why ('partscreen help trust', docs/packs.md). Packs you enrolled\n"
+        "here are signed with this machine's key and always accepted.\n";
     c.options = {opt_pack(),
                  OptionSpec{"--flag-score", "X", "0.70", "score at which a job is flagged"},
                  OptionSpec{"--review-score", "X", "0.45", "score at which a job goes to human review"},
@@ -113,7 +124,7 @@ const CommandSpec& scan_command() {
     c.exit_codes =
         "  0  clear\n"
         "  1  flagged or review: see the matches\n"
-        "  2  error: a bad option, an unreadable pack, or a file that could not be read\n";
+        "  2  error: a bad option, an unreadable or untrusted pack, or a file that could not be read\n";
     c.min_positionals = 1;
     c.run = run_scan;
     return c;

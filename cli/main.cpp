@@ -20,6 +20,10 @@ const std::vector<const CommandSpec*>& commands() {
       &info_command(),
       &variant_command(),
       &eval_command(),
+
+      &pack_command(),
+      &trust_command(),
+      &key_command(),
   };
   return table;
 }

@@ -28,6 +28,7 @@ std::string hint_for(const Error& e, const std::string& command) {
     case ErrorCode::invalid_pack: return "make the pack again with 'partscreen enroll'";
     case ErrorCode::invalid_argument: return "see " + help;
     case ErrorCode::internal: return "this is a bug in partscreen: please report it with the file";
+    case ErrorCode::untrusted_pack: return "";  // the reason says what to do
   }
   return "";
 }

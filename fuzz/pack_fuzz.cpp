@@ -4,6 +4,9 @@
 // sanitizer report. The checksum is not verified: random bytes would never get past it, and the
 // structural checks must hold on their own (a pack can be corrupted before it is checksummed,
 // or crafted with a valid checksum). Any exception other than partscreen::Error is a bug.
+// Format 2 adds the metadata section (parsed by parse_pack) and the signature block: every input
+// is also put through signature verification with the demo publisher's key, which must simply
+// say no (or yes for the committed demo pack) without reading out of bounds.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -12,14 +15,21 @@
 
 #include "pack/pack_data.h"
 #include "partscreen/error.h"
+#include "partscreen/trust.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // An exact-size, suitably aligned copy (a mapping is page-aligned), so ASan sees any overread.
   std::unique_ptr<uint64_t[]> buffer(new uint64_t[size / 8 + 1]);
   std::memcpy(buffer.get(), data, size);
   const uint8_t* bytes = reinterpret_cast<const uint8_t*>(buffer.get());
+  static const partscreen::PublicKey demo = partscreen::demo_public_key();
+  (void)partscreen::detail::verify_pack_bytes(bytes, size, demo.key.data());
   try {
     auto pack = partscreen::detail::parse_pack("fuzz.pack", bytes, size, nullptr, false);
+    volatile size_t meta = pack->metadata.publisher.size() + pack->metadata.jurisdiction.size();
+    for (const auto& s : pack->metadata.categories) meta = meta + s.size();
+    for (const auto& s : pack->metadata.revoked) meta = meta + s.size();
+    (void)meta;
     volatile uint64_t sink = 0;
     for (const auto& r : pack->references) sink = sink + r.id.size() + r.keypoint_count;
     for (uint32_t k = 0; k < pack->keypoint_count; ++k) {

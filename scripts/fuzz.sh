@@ -21,7 +21,12 @@ for target in "${TARGETS[@]}"; do
   if [ "$target" = pack_fuzz ]; then
     max_len=131072  # a one-reference pack is ~60 KiB
     if [ -z "$(ls -A "$corpus")" ]; then  # seed: a real pack of one small benign part
+      # Seeds: a pack signed with a local key (in a throwaway home), one with full metadata
+      # (taxonomy, revocation, expiry) signed by the demo key.
+      export PARTSCREEN_HOME="$B/fuzz-home"
       "$B/cli/partscreen" enroll --threads 2 --out "$corpus/seed.pack" /usr/share/assimp/models/STL/Spider_binary.stl >/dev/null
+      "$B/cli/partscreen" pack sign --key "$ROOT/models/reference/demo-publisher.key" --sequence 3 --valid-days 30 \
+        --jurisdiction test --categories a,b,c --revoke Spider_binary,gone --out "$corpus/seed-meta.pack" "$corpus/seed.pack" >/dev/null
     fi
   elif [ "$target" = fuzz_gcode ]; then
     if [ -z "$(ls -A "$corpus")" ]; then

@@ -20,6 +20,8 @@ enum class ErrorCode {
   invalid_pack,        // a signature pack that is truncated, corrupt, foreign or of another version
   invalid_argument,    // a caller-side mistake (bad option value, empty job)
   internal,            // a bug in partscreen: please report it with the file
+  untrusted_pack,      // a readable pack refused by the trust rules (unsigned, tampered, unknown
+                       // key, expired, rolled back): see partscreen/trust.h
 };
 
 // Stable lower-case name of a code, used in JSON ("error": {"code": "limit_exceeded"}).

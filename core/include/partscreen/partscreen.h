@@ -8,4 +8,5 @@
 #include "partscreen/pack.h"
 #include "partscreen/report.h"
 #include "partscreen/scan.h"
+#include "partscreen/trust.h"
 #include "partscreen/version.h"

@@ -96,6 +96,10 @@ struct ScanResult {
   uint32_t parts_skipped = 0;     // specks and parts beyond max_parts (see ScanOptions)
   std::string pack_name;
   std::string pack_checksum;
+  std::string pack_publisher;     // from the pack's signed metadata
+  uint64_t pack_sequence = 0;
+  std::string pack_signed_by;     // key id, "" when unsigned
+  std::string pack_note;          // "demo pack: not for production ..." for the demo key
   double flag_score = 0.0;    // the thresholds the verdict was taken with
   double review_score = 0.0;
 };

@@ -21,6 +21,7 @@
 #include "pack/pack_data.h"
 #include "partscreen/error.h"
 #include "partscreen/scan.h"
+#include "partscreen/trust.h"
 
 namespace partscreen {
 namespace detail {
@@ -189,6 +190,7 @@ std::vector<Vote> tally(const std::vector<Pair>& pairs, const PackData& pack) {
   for (const Pair& p : pairs) {
     if (!p.nearest) continue;
     uint32_t ref = pack.keypoints[p.pack_kp].reference;
+    if (pack.references[ref].revoked) continue;  // withdrawn by the publisher (pack metadata)
     hits[(uint64_t(ref) << 8) | uint8_t(p.rung - kRungMin)].push_back(p.pack_kp);
     ++queries[p.rung - kRungMin];
   }
@@ -804,6 +806,7 @@ ReferenceCoverage coverage_from_found(const Pack& pack, const std::string& refer
   const PackData& pd = pack.data();
   for (size_t ref = 0; ref < pd.references.size(); ++ref) {
     if (pd.references[ref].id != reference) continue;
+    if (pd.references[ref].revoked) return ReferenceCoverage{};  // withdrawn: found masks stop counting
     const detail::ReferenceRecord& rec = pd.reference_records[ref];
     if (found.size() != rec.keypoint_count)
       throw Error(ErrorCode::invalid_argument, reference,
@@ -831,6 +834,11 @@ ScanResult scan_loaded_or_empty(const std::vector<LoadedFile>& files, const Pack
   ScanResult result;
   result.pack_name = pack.name();
   result.pack_checksum = pack.checksum_hex();
+  result.pack_publisher = pack.metadata().publisher;
+  result.pack_sequence = pack.metadata().sequence;
+  result.pack_signed_by = pack.signer_key_id();
+  if (!result.pack_signed_by.empty() && result.pack_signed_by == demo_public_key().id())
+    result.pack_note = "demo pack: not for production (signed with the public demo key)";
   result.flag_score = options.flag_score;
   result.review_score = options.review_score;
   std::vector<const LoadedFile*> ptrs;

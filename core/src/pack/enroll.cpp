@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -18,13 +20,6 @@
 #include "partscreen/error.h"
 
 namespace partscreen {
-namespace detail {
-std::vector<uint8_t> write_pack_bytes(const std::string& name, const std::vector<ReferenceInfo>& refs,
-                                      const std::vector<ReferenceRecord>& records,
-                                      const std::vector<KeypointRecord>& keypoints,
-                                      const std::vector<uint8_t>& descriptors, const VocabularyBuild& vocab);
-}
-
 namespace {
 
 struct Enrolled {
@@ -184,23 +179,9 @@ EnrollReport write_enrolled(std::vector<Enrolled>& enrolled, const std::string& 
     infos.push_back(e.info);
   }
   detail::VocabularyBuild vocab = detail::build_vocabulary(desc.data(), kps.size());
-  std::vector<uint8_t> bytes = detail::write_pack_bytes(options.pack_name, infos, records, kps, desc, vocab);
-  // Atomic replace: a crash never leaves a half-written pack under the final name.
-  const std::string tmp = out_path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(ErrorCode::io, out_path, "cannot write the pack (check the folder exists and is writable)");
-    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw Error(ErrorCode::io, out_path, "write failed (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), out_path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(ErrorCode::io, out_path, "cannot move the finished pack into place");
-  }
+  std::vector<uint8_t> bytes =
+      detail::write_pack_bytes(options.pack_name, infos, records, kps, desc, vocab, options.metadata, options.signing_key);
+  detail::write_file_atomic(out_path, bytes, "pack");
   EnrollReport report;
   report.references = std::move(infos);
   report.pack_bytes = bytes.size();
@@ -246,6 +227,83 @@ EnrollReport enroll_meshes(const std::vector<ReferenceMesh>& refs, const std::st
     if (refs[i].input.id.empty()) throw Error(ErrorCode::invalid_argument, refs[i].input.path, "a reference mesh needs an id");
     return describe_loaded(refs[i].input, loaded_from_mesh_internal(refs[i].mesh, refs[i].input.path, options.load));
   });
+}
+
+EnrollReport merge_packs(const std::vector<Pack>& inputs, const std::string& out_path, const EnrollOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (inputs.empty()) throw Error(ErrorCode::invalid_argument, out_path, "no packs to merge");
+  std::set<std::string> revoked;
+  for (const Pack& p : inputs) revoked.insert(p.metadata().revoked.begin(), p.metadata().revoked.end());
+  for (const std::string& r : options.metadata.revoked) revoked.insert(r);
+  // Last input wins for an id; order: first appearance.
+  struct Pick { const Pack* pack; size_t index; };
+  std::vector<std::string> order;
+  std::map<std::string, Pick> picks;
+  for (const Pack& p : inputs)
+    for (size_t i = 0; i < p.reference_count(); ++i) {
+      const std::string& id = p.reference(i).id;
+      if (revoked.count(id)) continue;
+      if (!picks.count(id)) order.push_back(id);
+      picks[id] = Pick{&p, i};
+    }
+  if (order.empty()) throw Error(ErrorCode::invalid_argument, out_path, "nothing left to merge: every reference is revoked");
+  std::vector<ReferenceInfo> infos;
+  std::vector<detail::ReferenceRecord> records;
+  std::vector<detail::KeypointRecord> kps;
+  std::vector<uint8_t> desc;
+  for (const std::string& id : order) {
+    const Pick& pick = picks[id];
+    const PackData& pd = pick.pack->data();
+    detail::ReferenceRecord rec = pd.reference_records[pick.index];
+    const uint32_t begin = rec.keypoint_begin;
+    rec.keypoint_begin = uint32_t(kps.size());
+    for (uint32_t k = begin; k < begin + rec.keypoint_count; ++k) {
+      detail::KeypointRecord kp = pd.keypoints[k];
+      kp.reference = uint32_t(records.size());
+      kps.push_back(kp);
+    }
+    desc.insert(desc.end(), pd.descriptors + size_t(begin) * detail::kDescriptorBytes,
+                pd.descriptors + size_t(begin + rec.keypoint_count) * detail::kDescriptorBytes);
+    records.push_back(rec);
+    ReferenceInfo info = pd.references[pick.index];
+    info.revoked = false;
+    infos.push_back(std::move(info));
+  }
+  detail::VocabularyBuild vocab = detail::build_vocabulary(desc.data(), kps.size());
+  PackMetadata md = options.metadata;
+  md.revoked.assign(revoked.begin(), revoked.end());
+  if (md.categories.empty()) {
+    std::set<std::string> cats;
+    for (const Pack& p : inputs) cats.insert(p.metadata().categories.begin(), p.metadata().categories.end());
+    md.categories.assign(cats.begin(), cats.end());
+  }
+  std::vector<uint8_t> bytes = detail::write_pack_bytes(options.pack_name, infos, records, kps, desc, vocab, md, options.signing_key);
+  detail::write_file_atomic(out_path, bytes, "pack");
+  EnrollReport report;
+  report.references = std::move(infos);
+  report.pack_bytes = bytes.size();
+  report.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+PackDiff diff_packs(const Pack& a, const Pack& b) {
+  PackDiff d;
+  std::map<std::string, size_t> in_a, in_b;
+  for (size_t i = 0; i < a.reference_count(); ++i) in_a[a.reference(i).id] = i;
+  for (size_t i = 0; i < b.reference_count(); ++i) in_b[b.reference(i).id] = i;
+  for (auto& [id, i] : in_a)
+    if (!in_b.count(id)) d.removed.push_back(id);
+  for (auto& [id, j] : in_b) {
+    auto it = in_a.find(id);
+    if (it == in_a.end()) d.added.push_back(id);
+    else if (a.reference_content_hex(it->second) == b.reference_content_hex(j)) d.unchanged.push_back(id);
+    else d.changed.push_back(id);
+  }
+  const std::set<std::string> old_revoked(a.metadata().revoked.begin(), a.metadata().revoked.end());
+  for (const std::string& r : b.metadata().revoked)
+    if (!old_revoked.count(r)) d.newly_revoked.push_back(r);
+  d.same_content = a.content_hex() == b.content_hex();
+  return d;
 }
 
 }  // namespace partscreen

@@ -15,11 +15,13 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "features/params.h"
 #include "pack/pack_data.h"
 #include "partscreen/error.h"
+#include "partscreen/trust.h"
 
 namespace partscreen {
 namespace detail {
@@ -29,11 +31,14 @@ namespace {
   throw Error(ErrorCode::invalid_pack, path, why);
 }
 
+void need_sodium() {
+  if (sodium_init() < 0) throw Error(ErrorCode::internal, "", "libsodium failed to initialise");
+}
 
 // The pack checksum: BLAKE2b-256 over the whole file with the checksum field itself zeroed, so
-// every header byte (name, creation time, reserved) is protected too.
+// every header byte (name, creation time, reserved) and the signature block are protected too.
 void pack_checksum(const uint8_t* bytes, size_t size, uint8_t out[32]) {
-  if (sodium_init() < 0) throw Error(ErrorCode::internal, "", "libsodium failed to initialise");
+  need_sodium();
   PackHeader h;
   std::memcpy(&h, bytes, sizeof h);
   std::memset(h.checksum, 0, sizeof h.checksum);
@@ -44,6 +49,151 @@ void pack_checksum(const uint8_t* bytes, size_t size, uint8_t out[32]) {
   crypto_generichash_final(&st, out, 32);
 }
 
+// Feeds the signed bytes (pack_format.h) of a complete file to an Ed25519ph state.
+void sign_update(crypto_sign_state& st, const uint8_t* bytes, size_t size) {
+  PackHeader h;
+  std::memcpy(&h, bytes, sizeof h);
+  std::memset(h.checksum, 0, sizeof h.checksum);
+  crypto_sign_update(&st, reinterpret_cast<const unsigned char*>(&h), sizeof h);
+  crypto_sign_update(&st, bytes + sizeof h, size - sizeof h - kSignatureBytes + kSignatureCovered);
+}
+
+// Sections 1-8 with their lengths: the enrolled content, whatever the metadata or signature.
+void content_hash(const uint8_t* const* sec, const uint64_t* sec_bytes, uint8_t out[32]) {
+  need_sodium();
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, 32);
+  for (uint32_t s = 1; s <= kContentSections; ++s) {
+    const uint64_t n = sec_bytes[s];
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&n), sizeof n);
+    if (n) crypto_generichash_update(&st, sec[s], n);
+  }
+  crypto_generichash_final(&st, out, 32);
+}
+
+PackMetadata parse_metadata(const std::string& path, const uint8_t* sec, uint64_t bytes) {
+  auto fail = [&](const std::string& why) { bad(path, "corrupt metadata: " + why); };
+  if (bytes > kMaxMetadataBytes) fail("section larger than 1 MiB");
+  if (bytes < sizeof(MetadataHead)) fail("section shorter than its head");
+  MetadataHead m;
+  std::memcpy(&m, sec, sizeof m);
+  const uint64_t refs = uint64_t(m.category_count) + m.revoked_count;
+  if (refs > (bytes - sizeof m) / sizeof(StringRef)) fail("more strings than the section holds");
+  const uint64_t table_end = sizeof m + refs * sizeof(StringRef);
+  if (uint64_t(m.strings_bytes) != bytes - table_end) fail("string area has the wrong size");
+  const char* strings = reinterpret_cast<const char*>(sec + table_end);
+  auto str = [&](uint32_t off, uint32_t len) {
+    if (len > kMaxMetadataString || uint64_t(off) + len > m.strings_bytes) fail("string out of bounds");
+    return std::string(strings + off, len);
+  };
+  PackMetadata out;
+  out.sequence = m.sequence;
+  out.created_unix = m.created_unix;
+  out.expires_unix = m.expires_unix;
+  if (m.expires_unix < 0 || m.created_unix < 0) fail("negative time");
+  out.publisher = str(m.publisher_offset, m.publisher_length);
+  out.jurisdiction = str(m.jurisdiction_offset, m.jurisdiction_length);
+  for (uint64_t i = 0; i < refs; ++i) {
+    StringRef r;
+    std::memcpy(&r, sec + sizeof m + i * sizeof r, sizeof r);
+    (i < m.category_count ? out.categories : out.revoked).push_back(str(r.offset, r.length));
+  }
+  return out;
+}
+
+std::vector<uint8_t> metadata_bytes(const PackMetadata& md) {
+  auto check = [](const std::string& s, const char* what) {
+    if (s.size() > kMaxMetadataString)
+      throw Error(ErrorCode::invalid_argument, "", std::string(what) + " is longer than 4096 bytes");
+  };
+  MetadataHead m{};
+  m.sequence = md.sequence;
+  m.created_unix = md.created_unix;
+  m.expires_unix = md.expires_unix;
+  if (md.created_unix < 0 || md.expires_unix < 0) throw Error(ErrorCode::invalid_argument, "", "times must not be negative");
+  std::string strings;
+  auto add = [&](const std::string& s, uint32_t& off, uint32_t& len, const char* what) {
+    check(s, what);
+    off = uint32_t(strings.size());
+    len = uint32_t(s.size());
+    strings += s;
+  };
+  add(md.publisher, m.publisher_offset, m.publisher_length, "the publisher");
+  add(md.jurisdiction, m.jurisdiction_offset, m.jurisdiction_length, "the jurisdiction");
+  std::vector<StringRef> refs;
+  for (const auto* list : {&md.categories, &md.revoked})
+    for (const std::string& s : *list) {
+      StringRef r{};
+      add(s, r.offset, r.length, "a category or revoked id");
+      refs.push_back(r);
+    }
+  m.category_count = uint32_t(md.categories.size());
+  m.revoked_count = uint32_t(md.revoked.size());
+  m.strings_bytes = uint32_t(strings.size());
+  std::vector<uint8_t> out(sizeof m + refs.size() * sizeof(StringRef) + strings.size());
+  if (out.size() > kMaxMetadataBytes) throw Error(ErrorCode::limit_exceeded, "", "pack metadata larger than 1 MiB");
+  std::memcpy(out.data(), &m, sizeof m);
+  if (!refs.empty()) std::memcpy(out.data() + sizeof m, refs.data(), refs.size() * sizeof(StringRef));
+  if (!strings.empty()) std::memcpy(out.data() + sizeof m + refs.size() * sizeof(StringRef), strings.data(), strings.size());
+  return out;
+}
+
+int64_t now_or_epoch() {
+  // Reproducible builds: SOURCE_DATE_EPOCH, when set, replaces the clock.
+  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
+  return epoch ? int64_t(std::strtoull(epoch, nullptr, 10)) : int64_t(std::time(nullptr));
+}
+
+struct Blob { Section id; const void* data; size_t bytes; };
+
+// Header template + the nine sections -> a complete file, checksummed and (with a key) signed.
+std::vector<uint8_t> assemble(PackHeader h, const Blob (&blobs)[kSectionCount], const KeyPair* key) {
+  auto align = [](uint64_t x) { return (x + 63) & ~uint64_t(63); };
+  uint64_t offset = align(kPackHeaderBytes + kSectionCount * sizeof(SectionEntry));
+  std::vector<SectionEntry> table;
+  for (const Blob& b : blobs) {
+    table.push_back(SectionEntry{uint32_t(b.id), 0, offset, b.bytes});
+    offset = align(offset + b.bytes);
+  }
+  const uint64_t size = offset + kSignatureBytes;
+  std::vector<uint8_t> out(size, 0);
+  std::memcpy(h.magic, kPackMagic, 8);
+  h.format_version = kPackFormatVersion;
+  h.header_bytes = kPackHeaderBytes;
+  h.section_count = kSectionCount;
+  h.file_bytes = size;
+  std::memset(h.checksum, 0, sizeof h.checksum);
+  std::memcpy(out.data(), &h, sizeof h);
+  std::memcpy(out.data() + kPackHeaderBytes, table.data(), table.size() * sizeof(SectionEntry));
+  for (size_t i = 0; i < kSectionCount; ++i)
+    if (blobs[i].bytes) std::memcpy(out.data() + table[i].offset, blobs[i].data, blobs[i].bytes);
+  SignatureBlock sig{};
+  std::memcpy(sig.magic, kSignatureMagic, 8);
+  if (key) {
+    need_sodium();
+    sig.algorithm = uint32_t(SignatureAlgorithm::ed25519ph);
+    const auto id = key_id_of(key->public_key.key);
+    std::memcpy(sig.key_id, id.data(), 16);
+    std::memcpy(out.data() + offset, &sig, sizeof sig);
+    crypto_sign_state st;
+    crypto_sign_init(&st);
+    sign_update(st, out.data(), out.size());
+    crypto_sign_final_create(&st, sig.signature, nullptr, key->secret.data());
+  }
+  std::memcpy(out.data() + offset, &sig, sizeof sig);
+  pack_checksum(out.data(), out.size(), h.checksum);
+  std::memcpy(out.data(), &h, sizeof h);
+  return out;
+}
+
+PackMetadata completed(PackMetadata md, const KeyPair* key) {
+  if (md.created_unix == 0) md.created_unix = now_or_epoch();
+  if (key) md.publisher = key->public_key.publisher;
+  return md;
+}
+
+}  // namespace
+
 std::string hex(const uint8_t* d, size_t n) {
   static const char* k = "0123456789abcdef";
   std::string s(2 * n, '0');
@@ -51,7 +201,43 @@ std::string hex(const uint8_t* d, size_t n) {
   return s;
 }
 
-}  // namespace
+std::array<uint8_t, 16> key_id_of(const std::array<uint8_t, 32>& public_key) {
+  need_sodium();
+  std::array<uint8_t, 16> id{};
+  crypto_generichash(id.data(), id.size(), public_key.data(), public_key.size(), nullptr, 0);
+  return id;
+}
+
+bool verify_pack_bytes(const uint8_t* bytes, size_t size, const uint8_t public_key[32]) {
+  if (size < kPackHeaderBytes + kSignatureBytes) return false;
+  need_sodium();
+  SignatureBlock sig;
+  std::memcpy(&sig, bytes + size - kSignatureBytes, sizeof sig);
+  if (sig.algorithm != uint32_t(SignatureAlgorithm::ed25519ph)) return false;
+  crypto_sign_state st;
+  crypto_sign_init(&st);
+  sign_update(st, bytes, size);
+  return crypto_sign_final_verify(&st, sig.signature, public_key) == 0;
+}
+
+void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes, const char* what) {
+  // Atomic replace: a crash never leaves a half-written file under the final name.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ErrorCode::io, path, std::string("cannot write the ") + what + " (check the folder exists and is writable)");
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw Error(ErrorCode::io, path, "write failed (disk full?)");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(ErrorCode::io, path, std::string("cannot move the finished ") + what + " into place");
+  }
+}
 
 std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_t* bytes, size_t size,
                                            std::shared_ptr<const void> storage, bool verify_checksum) {
@@ -78,14 +264,20 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
     if (std::memcmp(sum, h.checksum, 32) != 0) bad(path, std::string("checksum mismatch: the pack is corrupt or was modified.") + next);
   }
   const uint64_t table_end = kPackHeaderBytes + uint64_t(kSectionCount) * sizeof(SectionEntry);
-  if (table_end > size) bad(path, "truncated section table");
+  if (table_end + kSignatureBytes > size) bad(path, "truncated section table");
+  const uint64_t body_end = size - kSignatureBytes;  // sections end before the signature block
+  SignatureBlock sig;
+  std::memcpy(&sig, bytes + body_end, sizeof sig);
+  if (std::memcmp(sig.magic, kSignatureMagic, 8) != 0) bad(path, "corrupt signature block (wrong magic bytes)");
+  if (sig.algorithm > uint32_t(SignatureAlgorithm::ed25519ph) || sig.flags != 0)
+    bad(path, "corrupt signature block (unknown algorithm " + std::to_string(sig.algorithm) + ")");
   const uint8_t* sec[kSectionCount + 1] = {nullptr};
   uint64_t sec_bytes[kSectionCount + 1] = {0};
   for (uint32_t i = 0; i < kSectionCount; ++i) {
     SectionEntry e;
     std::memcpy(&e, bytes + kPackHeaderBytes + i * sizeof(SectionEntry), sizeof e);
     if (e.id < 1 || e.id > kSectionCount || sec[e.id]) bad(path, "corrupt section table");
-    if (e.offset % 64 != 0 || e.offset < table_end || e.offset > size || e.bytes > size - e.offset)
+    if (e.offset % 64 != 0 || e.offset < table_end || e.offset > body_end || e.bytes > body_end - e.offset)
       bad(path, "corrupt section table (section " + std::to_string(e.id) + " out of bounds)");
     sec[e.id] = bytes + e.offset;
     sec_bytes[e.id] = e.bytes;
@@ -106,7 +298,14 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
   data->path = path;
   data->format_version = h.format_version;
   data->file_bytes = size;
+  data->file = bytes;
+  data->signature = sig;
+  for (uint32_t s = 0; s <= kSectionCount; ++s) {
+    data->sections[s] = sec[s];
+    data->section_bytes[s] = sec_bytes[s];
+  }
   std::memcpy(data->checksum.data(), h.checksum, 32);
+  data->metadata = parse_metadata(path, sec[uint32_t(Section::metadata)], sec_bytes[uint32_t(Section::metadata)]);
   const char* strings = reinterpret_cast<const char*>(sec[uint32_t(Section::strings)]);
   const uint64_t strings_bytes = sec_bytes[uint32_t(Section::strings)];
   auto str = [&](uint32_t off, uint32_t len) {
@@ -118,6 +317,7 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
   data->keypoints = reinterpret_cast<const KeypointRecord*>(sec[uint32_t(Section::keypoints)]);
   data->keypoint_count = h.keypoint_count;
   data->descriptors = sec[uint32_t(Section::descriptors)];
+  const std::set<std::string> revoked(data->metadata.revoked.begin(), data->metadata.revoked.end());
   for (uint32_t r = 0; r < h.reference_count; ++r) {
     const ReferenceRecord& rec = data->reference_records[r];
     if (uint64_t(rec.keypoint_begin) + rec.keypoint_count > h.keypoint_count || rec.keypoint_count == 0)
@@ -132,6 +332,7 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
     info.size_mm = rec.size_mm;
     info.keypoint_count = rec.keypoint_count;
     info.component_count = rec.component_count;
+    info.revoked = revoked.count(info.id) > 0;
     data->references.push_back(std::move(info));
   }
   for (uint32_t k = 0; k < h.keypoint_count; ++k) {
@@ -165,36 +366,30 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
     if (v.word_offsets[w] > v.word_offsets[w + 1]) bad(path, "corrupt pack: inverted lists");
   for (uint32_t e = 0; e < h.keypoint_count; ++e)
     if (v.word_entries[e] >= h.keypoint_count) bad(path, "corrupt pack: inverted list entry out of range");
-  if (sodium_init() < 0) throw Error(ErrorCode::internal, "", "libsodium failed to initialise");
-  crypto_generichash(data->content.data(), 32, bytes + kPackHeaderBytes, size - kPackHeaderBytes, nullptr, 0);
+  content_hash(sec, sec_bytes, data->content.data());
   data->storage = std::move(storage);
   return data;
 }
 
-// Serialises a pack. Layout in pack_format.h.
 std::vector<uint8_t> write_pack_bytes(const std::string& name, const std::vector<ReferenceInfo>& refs,
                                       const std::vector<ReferenceRecord>& records_in,
                                       const std::vector<KeypointRecord>& keypoints,
-                                      const std::vector<uint8_t>& descriptors, const VocabularyBuild& vocab) {
+                                      const std::vector<uint8_t>& descriptors, const VocabularyBuild& vocab,
+                                      const PackMetadata& metadata_in, const KeyPair* key) {
   std::string strings;
   auto add = [&](const std::string& s, uint32_t& off, uint32_t& len) {
     off = uint32_t(strings.size());
     len = uint32_t(s.size());
     strings += s;
   };
+  const PackMetadata metadata = completed(metadata_in, key);
   PackHeader h{};
-  std::memcpy(h.magic, kPackMagic, 8);
-  h.format_version = kPackFormatVersion;
-  h.header_bytes = kPackHeaderBytes;
   h.reference_count = uint32_t(refs.size());
   h.keypoint_count = uint32_t(keypoints.size());
   h.node_count = uint32_t(vocab.nodes.size());
   h.word_count = uint32_t(vocab.word_offsets.size() - 1);
   h.descriptor_bytes = kDescriptorBytes;
-  h.section_count = kSectionCount;
-  // Reproducible builds: SOURCE_DATE_EPOCH, when set, replaces the clock.
-  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
-  h.created_unix = epoch ? std::strtoull(epoch, nullptr, 10) : uint64_t(std::time(nullptr));
+  h.created_unix = uint64_t(metadata.created_unix);
   add(name, h.name_offset, h.name_length);
   std::vector<ReferenceRecord> records = records_in;
   for (size_t r = 0; r < refs.size(); ++r) {
@@ -202,7 +397,7 @@ std::vector<uint8_t> write_pack_bytes(const std::string& name, const std::vector
     add(refs[r].category, records[r].category_offset, records[r].category_length);
     add(refs[r].label, records[r].label_offset, records[r].label_length);
   }
-  struct Blob { Section id; const void* data; size_t bytes; };
+  const std::vector<uint8_t> meta = metadata_bytes(metadata);
   const Blob blobs[kSectionCount] = {
       {Section::strings, strings.data(), strings.size()},
       {Section::references, records.data(), records.size() * sizeof(ReferenceRecord)},
@@ -212,24 +407,21 @@ std::vector<uint8_t> write_pack_bytes(const std::string& name, const std::vector
       {Section::vocab_centroids, vocab.centroids.data(), vocab.centroids.size() * sizeof(float)},
       {Section::word_offsets, vocab.word_offsets.data(), vocab.word_offsets.size() * sizeof(uint32_t)},
       {Section::word_entries, vocab.word_entries.data(), vocab.word_entries.size() * sizeof(uint32_t)},
+      {Section::metadata, meta.data(), meta.size()},
   };
-  auto align = [](uint64_t x) { return (x + 63) & ~uint64_t(63); };
-  uint64_t offset = align(kPackHeaderBytes + kSectionCount * sizeof(SectionEntry));
-  std::vector<SectionEntry> table;
-  for (const Blob& b : blobs) {
-    table.push_back(SectionEntry{uint32_t(b.id), 0, offset, b.bytes});
-    offset = align(offset + b.bytes);
-  }
-  std::vector<uint8_t> out(offset, 0);
-  h.file_bytes = offset;
-  std::memcpy(out.data() + kPackHeaderBytes, table.data(), table.size() * sizeof(SectionEntry));
-  for (size_t i = 0; i < kSectionCount; ++i)
-    if (blobs[i].bytes) std::memcpy(out.data() + table[i].offset, blobs[i].data, blobs[i].bytes);
-  std::memset(h.checksum, 0, sizeof h.checksum);
-  std::memcpy(out.data(), &h, sizeof h);
-  pack_checksum(out.data(), out.size(), h.checksum);
-  std::memcpy(out.data(), &h, sizeof h);
-  return out;
+  return assemble(h, blobs, key);
+}
+
+std::vector<uint8_t> resign_pack_bytes(const PackData& pack, const PackMetadata& metadata_in, const KeyPair* key) {
+  const PackMetadata metadata = completed(metadata_in, key);
+  PackHeader h;
+  std::memcpy(&h, pack.file, sizeof h);
+  h.created_unix = uint64_t(metadata.created_unix);
+  const std::vector<uint8_t> meta = metadata_bytes(metadata);
+  Blob blobs[kSectionCount];
+  for (uint32_t s = 1; s <= kContentSections; ++s) blobs[s - 1] = {Section(s), pack.sections[s], size_t(pack.section_bytes[s])};
+  blobs[kSectionCount - 1] = {Section::metadata, meta.data(), meta.size()};
+  return assemble(h, blobs, key);
 }
 
 }  // namespace detail
@@ -278,5 +470,36 @@ std::string Pack::content_hex() const { return detail::hex(data_->content.data()
 size_t Pack::reference_count() const { return data_->references.size(); }
 const ReferenceInfo& Pack::reference(size_t i) const { return data_->references.at(i); }
 uint64_t Pack::file_bytes() const { return data_->file_bytes; }
+const PackMetadata& Pack::metadata() const { return data_->metadata; }
+bool Pack::is_signed() const { return data_->signature.algorithm != uint32_t(detail::SignatureAlgorithm::none); }
+std::string Pack::signer_key_id() const { return is_signed() ? detail::hex(data_->signature.key_id, 16) : std::string(); }
+std::string Pack::reference_content_hex(size_t i) const {
+  const detail::ReferenceRecord& rec = data_->reference_records[i < reference_count() ? i : throw std::out_of_range("reference")];
+  const ReferenceInfo& info = data_->references[i];
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, 32);
+  // Positions, normals, weights and descriptors; not the record's index into the pack.
+  for (uint32_t k = rec.keypoint_begin; k < rec.keypoint_begin + rec.keypoint_count; ++k) {
+    detail::KeypointRecord kp = data_->keypoints[k];
+    kp.reference = 0;
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&kp), sizeof kp);
+  }
+  crypto_generichash_update(&st, data_->descriptors + size_t(rec.keypoint_begin) * detail::kDescriptorBytes,
+                            size_t(rec.keypoint_count) * detail::kDescriptorBytes);
+  for (const std::string* s : {&info.category, &info.label}) {
+    const uint64_t n = s->size();
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&n), sizeof n);
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(s->data()), s->size());
+  }
+  uint8_t out[32];
+  crypto_generichash_final(&st, out, 32);
+  return detail::hex(out, 32);
+}
+
+Pack pack_from_data(std::shared_ptr<const PackData> data) {
+  Pack p;
+  p.data_ = std::move(data);
+  return p;
+}
 
 }  // namespace partscreen

@@ -17,7 +17,12 @@ struct PackData {
   uint32_t format_version = 0;
   uint64_t file_bytes = 0;
   std::array<uint8_t, 32> checksum{};  // whole file (checksum field zeroed)
-  std::array<uint8_t, 32> content{};   // everything after the header: same references, same content
+  std::array<uint8_t, 32> content{};   // sections 1-8: same references, same content
+  PackMetadata metadata;
+  detail::SignatureBlock signature{};  // algorithm none: unsigned
+  const uint8_t* file = nullptr;       // the whole file (kept alive by storage)
+  const uint8_t* sections[detail::kSectionCount + 1] = {nullptr};  // by Section id
+  uint64_t section_bytes[detail::kSectionCount + 1] = {0};
   std::vector<ReferenceInfo> references;
   const detail::ReferenceRecord* reference_records = nullptr;
   const detail::KeypointRecord* keypoints = nullptr;
@@ -27,11 +32,34 @@ struct PackData {
   std::shared_ptr<const void> storage;  // keeps the mapping (or owned buffer) alive
 };
 
+// A Pack over parsed data (merge, sign).
+Pack pack_from_data(std::shared_ptr<const PackData> data);
+
 namespace detail {
 // Parses and validates pack bytes (already in memory or mapped). `storage` owns them.
 // Throws Error(invalid_pack) naming `path` and what is wrong.
 std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_t* bytes, size_t size,
                                            std::shared_ptr<const void> storage, bool verify_checksum);
+
+// Serialises a pack (layout in pack_format.h), signed when `key` is given.
+std::vector<uint8_t> write_pack_bytes(const std::string& name, const std::vector<ReferenceInfo>& refs,
+                                      const std::vector<ReferenceRecord>& records,
+                                      const std::vector<KeypointRecord>& keypoints,
+                                      const std::vector<uint8_t>& descriptors, const VocabularyBuild& vocab,
+                                      const PackMetadata& metadata, const KeyPair* key);
+
+// The same enrolled content (sections 1-8 byte for byte) with new metadata and signature.
+std::vector<uint8_t> resign_pack_bytes(const PackData& pack, const PackMetadata& metadata, const KeyPair* key);
+
+// Ed25519ph over the signed bytes of a complete pack file (see pack_format.h).
+bool verify_pack_bytes(const uint8_t* bytes, size_t size, const uint8_t public_key[32]);
+
+// Writes bytes to path through a temporary file beside it and a rename.
+void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes, const char* what);
+
+std::string hex(const uint8_t* d, size_t n);
+// BLAKE2b-128 of a public key: the key id stored in a pack's signature block.
+std::array<uint8_t, 16> key_id_of(const std::array<uint8_t, 32>& public_key);
 }  // namespace detail
 
 }  // namespace partscreen

@@ -14,6 +14,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::invalid_pack: return "invalid_pack";
     case ErrorCode::invalid_argument: return "invalid_argument";
     case ErrorCode::internal: return "internal";
+    case ErrorCode::untrusted_pack: return "untrusted_pack";
   }
   return "internal";
 }

@@ -50,6 +50,13 @@ std::string scan_result_json(const ScanResult& r) {
     }
     files.push_back(o);
   }
+  json pack{{"name", r.pack_name},
+            {"checksum", r.pack_checksum},
+            {"publisher", r.pack_publisher},
+            {"sequence", r.pack_sequence},
+            {"signed_by", r.pack_signed_by.empty() ? json(nullptr) : json(r.pack_signed_by)},
+            {"demo", !r.pack_note.empty()}};
+  if (!r.pack_note.empty()) pack["note"] = r.pack_note;
   json out{{"verdict", verdict_name(r.verdict)},
            {"matches", matches},
            {"files", files},
@@ -59,7 +66,7 @@ std::string scan_result_json(const ScanResult& r) {
                             {"verify_ms", r3(r.timings.verify_ms)},
                             {"total_ms", r3(r.timings.total_ms)}}},
            {"parts", json{{"screened", r.parts_screened}, {"skipped", r.parts_skipped}}},
-           {"pack", json{{"name", r.pack_name}, {"checksum", r.pack_checksum}}},
+           {"pack", pack},
            {"thresholds", json{{"flag_score", r4(r.flag_score)}, {"review_score", r4(r.review_score)}}},
            {"partscreen_version", version_string()}};
   return out.dump();
