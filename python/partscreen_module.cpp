@@ -367,11 +367,14 @@ PYBIND11_MODULE(_partscreen, m) {
   });
 
   py::class_<Pack>(m, "Pack")
-      .def(py::init([](const std::string& path) {
+      // Packs from outside are trusted only as the CLI's scan trusts them (partscreen/trust.h):
+      // signed by a key in this machine's trust store, not expired, not rolled back.
+      // trusted=False opens any well-formed pack (inspection, tests of the format).
+      .def(py::init([](const std::string& path, bool trusted) {
              py::gil_scoped_release release;
-             return Pack::open(path);
+             return trusted ? load_trusted_pack(path) : Pack::open(path);
            }),
-           py::arg("path"))
+           py::arg("path"), py::arg("trusted") = true)
       .def_property_readonly("path", &Pack::path)
       .def_property_readonly("name", &Pack::name)
       .def_property_readonly("format_version", &Pack::format_version)
@@ -485,6 +488,10 @@ PYBIND11_MODULE(_partscreen, m) {
       "enroll",
       [](const py::list& refs, const std::string& out, const py::dict& opts) {
         EnrollOptions o = enroll_options(opts);
+        // Signed with this machine's key, as `partscreen enroll` does, so that enroll then scan
+        // works anywhere this machine's trust store is used.
+        const KeyPair key = local_key();
+        o.signing_key = &key;
         std::vector<ReferenceInput> files;
         std::vector<ReferenceMesh> meshes;
         for (py::handle h : refs) {

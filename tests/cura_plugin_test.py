@@ -100,7 +100,8 @@ class CuraHeadlessTest(unittest.TestCase):
             f.write("[general]\nversion = 7\n\n[metadata]\nsetting_version = 19\n\n"
                     "[view]\nopengl_version_detect = force_modern\n")
         out, report, log = (os.path.join(d, n) for n in ("out.gcode", "report.json", "gate.jsonl"))
-        e = {k: v for k, v in os.environ.items() if not k.startswith("PARTSCREEN_")}
+        # PARTSCREEN_HOME stays: its trust store has the key that signed the test's pack.
+        e = {k: v for k, v in os.environ.items() if not k.startswith("PARTSCREEN_") or k == "PARTSCREEN_HOME"}
         e.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
                  XDG_DATA_HOME=os.path.join(home, ".local", "share"), XDG_CACHE_HOME=os.path.join(home, ".cache"),
                  XDG_RUNTIME_DIR=os.path.join(home, "run"), QT_QPA_PLATFORM="offscreen",
