@@ -3,6 +3,7 @@
 // The one mesh type partscreen passes around: flat arrays, millimetres, plain data.
 #include <array>
 #include <cstdint>
+#include <cstddef>
 #include <vector>
 
 namespace partscreen {

@@ -43,6 +43,8 @@ struct MatchPart {
   std::string file;
   uint32_t component = 0;
   double coverage = 0.0;  // fraction of the reference's surface this piece explains
+  bool enclosed = false;  // found in the component's enclosed surface: hidden inside a closed
+                          // cavity (e.g. buried in a hollow shell), not visible from outside
 };
 
 struct Match {

@@ -17,6 +17,7 @@
 
 #include "features/features.h"
 #include "features/params.h"
+#include "geometry/enclosed.h"
 #include "match/align.h"
 #include "pack/pack_data.h"
 #include "partscreen/error.h"
@@ -42,6 +43,8 @@ struct Part {
   uint32_t component = 0;
   double area = 0.0;
   bool walls_only = false;
+  bool enclosed = false;            // only the component's enclosed surface (see geometry/enclosed.h)
+  std::vector<ComponentInfo> runs;  // its triangles, when enclosed
   Cloud dense;
   float dense_spacing = 0.f;
   PointGrid dense_grid;
@@ -177,6 +180,10 @@ std::vector<Pair> query_exhaustive(const Part& part, const PackData& pack) {
 // Evidence that a part holds a reference at one rung: the fraction of the reference's keypoints
 // that are the nearest neighbour of some upload keypoint.
 constexpr double kSecondRungShare = 0.6;
+// Enclosed surface is screened on its own when it is at least this share of its component's area
+// (below that: slivers in narrow slots), in components big enough to hide anything.
+constexpr double kMinEnclosedShare = 0.05;
+constexpr uint32_t kMinEnclosedTriangles = 64;
 constexpr size_t kSecondRungReferences = 3;
 struct Vote {
   uint32_t reference;
@@ -504,6 +511,37 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       parts.push_back(std::move(p));
     }
   }
+  // Enclosed surface (a part buried in a hollow shell held by sprues is one component with the
+  // shell): screened as a part of its own when it is a real share of its component.
+  {
+    std::vector<uint32_t> mesh_parts;
+    for (uint32_t i = 0; i < parts.size(); ++i)
+      if (parts[i].component < files[parts[i].file]->components.size() &&
+          files[parts[i].file]->components[parts[i].component].triangle_count >= kMinEnclosedTriangles)
+        mesh_parts.push_back(i);
+    const auto t_enclosed = Clock::now();
+    std::vector<EnclosedSurface> enclosed(mesh_parts.size());
+    tbb::parallel_for(size_t(0), mesh_parts.size(), [&](size_t k) {
+      const Part& p = parts[mesh_parts[k]];
+      const LoadedFile& file = *files[p.file];
+      enclosed[k] = enclosed_surface(file.mesh, file.components[p.component]);
+    });
+    if (debug_enabled()) std::fprintf(stderr, "enclosed surfaces: %.1f ms\n", ms_since(t_enclosed));
+    for (size_t k = 0; k < mesh_parts.size(); ++k) {
+      if (debug_enabled())
+        std::fprintf(stderr, "component %u of file %u: enclosed surface %.1f of %.1f mm2 in %zu runs\n",
+                     parts[mesh_parts[k]].component, parts[mesh_parts[k]].file, enclosed[k].area_mm2,
+                     parts[mesh_parts[k]].area, enclosed[k].runs.size());
+      if (enclosed[k].area_mm2 < kMinEnclosedShare * parts[mesh_parts[k]].area) continue;
+      Part p;
+      p.file = parts[mesh_parts[k]].file;
+      p.component = parts[mesh_parts[k]].component;
+      p.area = enclosed[k].area_mm2;
+      p.enclosed = true;
+      p.runs = std::move(enclosed[k].runs);
+      parts.push_back(std::move(p));
+    }
+  }
   // Bounded work whatever the job: drop specks, keep the largest max_parts, share the point budget.
   {
     double largest = 0.0;
@@ -533,7 +571,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     Part& p = parts[i];
     const size_t points_per_part = points_for(p);
     const LoadedFile& file = *files[p.file];
-    if (p.component < file.components.size()) {
+    if (p.enclosed) {
+      p.dense = dense_cloud(file.mesh, p.runs, p.area, points_per_part);
+    } else if (p.component < file.components.size()) {
       p.dense = dense_cloud(file.mesh, {file.components[p.component]}, p.area, points_per_part);
     } else {
       const OrientedSurface& s = file.surfaces[p.component - file.components.size()];
@@ -595,7 +635,10 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   std::vector<std::vector<PieceMatch>> verified(tasks.size());
   tbb::parallel_for(size_t(0), tasks.size(), [&](size_t t) {
     const Task& task = tasks[t];
-    verify_piece(parts[task.part], pd, task.ref, task.rung, pairs[task.part], 0x1234567ull + t, fit, verified[t]);
+    // Seeded by what is verified, not by its place in the task list: a reference's result must not
+    // depend on which other candidates the job happened to have.
+    const uint64_t seed = 0x1234567ull ^ (uint64_t(task.ref) << 32) ^ (uint64_t(task.part) << 8) ^ uint64_t(task.rung - kRungMin);
+    verify_piece(parts[task.part], pd, task.ref, task.rung, pairs[task.part], seed, fit, verified[t]);
     for (PieceMatch& m : verified[t]) m.part = task.part;
   });
   std::vector<PieceMatch> pieces;
@@ -780,7 +823,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     match.transform[15] = 1.0;
     for (const PieceMatch& u : used) {
       const Part& part = parts[u.part];
-      match.parts.push_back(MatchPart{files[part.file]->path, part.component, u.coverage});
+      match.parts.push_back(MatchPart{files[part.file]->path, part.component, u.coverage, part.enclosed});
     }
     match.found = covered;
     std::vector<uint8_t> placed(rec.keypoint_count, 0);
