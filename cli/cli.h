@@ -112,5 +112,6 @@ const CommandSpec& info_command();
 const CommandSpec& enroll_command();
 const CommandSpec& scan_command();
 const CommandSpec& variant_command();
+const CommandSpec& serve_command();
 
 }  // namespace partscreen::cli
