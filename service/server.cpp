@@ -6,7 +6,10 @@
 // job row committed (WAL, synchronous=FULL) before 202 is sent. A worker claims a job with
 // state queued -> running and records its result with running -> done in one transaction with
 // the audit row, so a job interrupted by kill -9 is re-queued at start and recorded exactly once.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -204,6 +207,19 @@ int severity(const std::string& verdict) {
   return 0;
 }
 
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    default: return status >= 500 ? "Internal Server Error" : "Error";
+  }
+}
+
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(), "application/json");
@@ -381,7 +397,7 @@ private:
     if (!ok) {
       if (received >= opt_.max_request_bytes)
         throw HttpError{413, "limit_exceeded", "request larger than " + std::to_string(cap) + " bytes"};
-      throw HttpError{400, "malformed", "could not read the request body"};
+      throw HttpError{408, "timeout", "the request body did not arrive (read timeout or closed connection)"};
     }
 
     std::vector<Upload> raw;
@@ -877,6 +893,49 @@ private:
     };
   }
 
+  // The rest of a refused body is never read, so the connection cannot carry another request.
+  // cpp-httplib 0.11 keeps reading it (a client trickling bytes would hold the connection
+  // forever) and offers no handle on the socket, so the handler finds its own connection (the one
+  // socket whose peer is the request's remote address and port), writes the error response itself
+  // and shuts the socket down; cpp-httplib's own write then fails harmlessly.
+  static void refuse_and_close(const httplib::Request& req, httplib::Response& res, const HttpError& e) {
+    send_error(res, e);
+    res.set_header("Connection", "close");
+    std::string raw = "HTTP/1.1 " + std::to_string(e.status) + " " + reason_phrase(e.status) +
+                      "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                      std::to_string(res.body.size()) + "\r\n";
+    if (e.retry_after > 0) raw += "Retry-After: " + std::to_string(e.retry_after) + "\r\n";
+    raw += "\r\n" + res.body;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc/self/fd", ec)) {
+      const int fd = std::atoi(entry.path().filename().c_str());
+      sockaddr_storage peer{}, local{};
+      socklen_t pn = sizeof peer, ln = sizeof local;
+      if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pn) != 0) continue;
+      if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ln) != 0) continue;
+      auto port_of = [](const sockaddr_storage& a) {
+        if (a.ss_family == AF_INET) return int(ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port));
+        if (a.ss_family == AF_INET6) return int(ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port));
+        return -1;
+      };
+      char host[INET6_ADDRSTRLEN] = "";
+      if (peer.ss_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, host, sizeof host);
+      else if (peer.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr, host, sizeof host);
+      if (port_of(peer) == req.remote_port && port_of(local) == req.local_port && req.remote_addr == host) {
+        size_t sent = 0;
+        while (sent < raw.size()) {
+          const ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
+          if (n <= 0) break;
+          sent += size_t(n);
+        }
+        ::shutdown(fd, SHUT_RDWR);
+        return;
+      }
+    }
+  }
+
   void post_job(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader, bool sync) {
     try {
       const Account a = require(req, false);
@@ -890,8 +949,7 @@ private:
       res.set_header("Location", "/jobs/" + id);
       send_json(res, finished ? 200 : 202, j);
     } catch (const HttpError& e) {
-      if (e.status == 413 || e.status == 408) res.set_header("Connection", "close");
-      send_error(res, e);
+      refuse_and_close(req, res, e);
     } catch (const Error& e) {
       send_error(res, HttpError{500, error_code_name(e.code()), e.reason()});
     }
