@@ -220,9 +220,9 @@ async function decide(decision) {
     await api(`/api/review/jobs/${state.job.id}/decision`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ decision, reason }),
     });
-    $('status').textContent = `${decision === 'approve' ? 'Approved' : 'Rejected'}: recorded in the audit log.`;
     $('reason').value = '';
     await loadQueue();
+    $('status').textContent = `${decision === 'approve' ? 'Approved' : 'Rejected'}: recorded in the audit log.`;
   } catch (e) {
     $('status').textContent = 'Not recorded: ' + e.message;
   }
