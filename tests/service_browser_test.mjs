@@ -13,7 +13,7 @@ const { chromium } = await import(pathToFileURL(path.join(web, 'node_modules/pla
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-         '--disable-component-update', '--no-first-run', '--enable-unsafe-swiftshader'],
+         '--disable-component-update', '--no-first-run'],
 });
 const out = { errors: [] };
 try {
