@@ -42,6 +42,7 @@ int run_serve(const Args& args) {
   o.max_sync_bytes = args.bytes("--max-sync", o.max_sync_bytes);
   o.max_files = uint32_t(args.count("--max-files", o.max_files, 1, 10'000));
   o.job_timeout_seconds = args.number("--job-timeout", o.job_timeout_seconds, 0.1, 86400.0);
+  o.max_wait_seconds = args.number("--max-wait", o.max_wait_seconds, 0.0, 3600.0);
   o.upload_seconds = args.number("--upload-timeout", o.upload_seconds, 0.5, 3600.0);
   o.read_timeout_seconds = args.number("--read-timeout", o.read_timeout_seconds, 1.0, 600.0);
   o.window_seconds = args.number("--window-days", o.window_seconds / 86400.0, 0.0, 3650.0) * 86400.0;
@@ -83,6 +84,7 @@ const CommandSpec& serve_command() {
         OptionSpec{"--max-sync", "BYTES", "8M", "largest request body for POST /scan"},
         OptionSpec{"--max-files", "N", "16", "files per job, zip members included"},
         OptionSpec{"--job-timeout", "SECONDS", "300", "a job scanning longer fails with 'timeout'"},
+        OptionSpec{"--max-wait", "SECONDS", "60", "longest a request waits for a verdict (POST /scan, ?wait=)"},
         OptionSpec{"--upload-timeout", "SECONDS", "60", "a request body must arrive within this"},
         OptionSpec{"--read-timeout", "SECONDS", "5", "close a connection silent for this long"},
         OptionSpec{"--window-days", "DAYS", "30", "how far back cumulative screening adds up an account's jobs"},
