@@ -353,6 +353,115 @@ TEST_F(Engine, PartSplitOverTwoFilesReportsBothFiles) {
   EXPECT_EQ(files.size(), 2u) << v.name;
 }
 
+// Distance from p to triangle (a, b, c) (Ericson, Real-Time Collision Detection, 5.1.5).
+double point_triangle_distance(const P3& p, const P3& a, const P3& b, const P3& c) {
+  auto sub = [](const P3& u, const P3& v) { return P3{u[0] - v[0], u[1] - v[1], u[2] - v[2]}; };
+  auto dot = [](const P3& u, const P3& v) { return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]; };
+  auto at = [&](double v, double w) {
+    P3 q;
+    for (int k = 0; k < 3; ++k) q[k] = a[k] + v * (b[k] - a[k]) + w * (c[k] - a[k]);
+    P3 d = sub(p, q);
+    return std::sqrt(dot(d, d));
+  };
+  const P3 ab = sub(b, a), ac = sub(c, a), ap = sub(p, a);
+  const double d1 = dot(ab, ap), d2 = dot(ac, ap);
+  if (d1 <= 0 && d2 <= 0) return at(0, 0);
+  const P3 bp = sub(p, b);
+  const double d3 = dot(ab, bp), d4 = dot(ac, bp);
+  if (d3 >= 0 && d4 <= d3) return at(1, 0);
+  const double vc = d1 * d4 - d3 * d2;
+  if (vc <= 0 && d1 >= 0 && d3 <= 0) return at(d1 / (d1 - d3), 0);
+  const P3 cp = sub(p, c);
+  const double d5 = dot(ab, cp), d6 = dot(ac, cp);
+  if (d6 >= 0 && d5 <= d6) return at(0, 1);
+  const double vb = d5 * d2 - d1 * d6;
+  if (vb <= 0 && d2 >= 0 && d6 <= 0) return at(0, d2 / (d2 - d6));
+  const double va = d3 * d6 - d5 * d4;
+  if (va <= 0 && (d4 - d3) >= 0 && (d5 - d6) >= 0) {
+    const double w = (d4 - d3) / ((d4 - d3) + (d5 - d6));
+    return at(1 - w, w);
+  }
+  const double denom = 1.0 / (va + vb + vc);
+  return at(vb * denom, vc * denom);
+}
+
+double distance_to_mesh(const std::array<float, 3>& q, const Mesh& m) {
+  const P3 p{q[0], q[1], q[2]};
+  auto vertex = [&](uint32_t i) { return P3{m.positions[3 * i], m.positions[3 * i + 1], m.positions[3 * i + 2]}; };
+  double best = 1e30;
+  for (size_t t = 0; t < m.triangle_count(); ++t)
+    best = std::min(best, point_triangle_distance(p, vertex(m.indices[3 * t]), vertex(m.indices[3 * t + 1]),
+                                                  vertex(m.indices[3 * t + 2])));
+  return best;
+}
+
+// Cumulative screening: two halves of a part uploaded as two separate jobs (moved apart) are each
+// only part of the reference; the union of their `found` masks explains (nearly) all of it. And
+// found_points lie on the uploaded surface, where a reviewer's view highlights them.
+TEST_F(Engine, FoundMasksOfSeparateJobsAddUp) {
+  for (const std::string stem : {"fandisk", "anchor"}) {
+    const Mesh& m = mesh(stem);
+    std::vector<float> cx;
+    for (size_t t = 0; t < m.triangle_count(); ++t) {
+      float x = 0;
+      for (int k = 0; k < 3; ++k) x += m.positions[3 * m.indices[3 * t + k]];
+      cx.push_back(x / 3);
+    }
+    std::vector<float> sorted = cx;
+    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+    const float median = sorted[sorted.size() / 2];
+    ScanOptions o = two_threads();
+    o.report_score = 0.0;  // keep partial matches: cumulative screening wants them
+    std::vector<uint8_t> merged;
+    double best_single = 0.0;
+    for (int half = 0; half < 2; ++half) {
+      Mesh h;
+      h.positions = m.positions;
+      for (size_t t = 0; t < m.triangle_count(); ++t)
+        if ((cx[t] < median) == (half == 0))
+          for (int k = 0; k < 3; ++k) h.indices.push_back(m.indices[3 * t + k]);
+      // Each job moves its half somewhere else: masks are in the reference's frame, not the upload's.
+      for (size_t v = 0; v < h.positions.size(); v += 3) {
+        const float x = h.positions[v], y = h.positions[v + 1];
+        h.positions[v] = -y + 40.f * (half + 1);
+        h.positions[v + 1] = x - 15.f;
+      }
+      LoadedFile f = loaded_from_mesh(h, stem + ".half" + std::to_string(half) + ".stl");
+      ScanResult r = scan_loaded({f}, pack(), o);
+      const Match* match = nullptr;
+      for (const Match& x : r.matches)
+        if (x.reference == stem) match = &x;
+      ASSERT_NE(match, nullptr) << stem << " half " << half;
+      // The mask reproduces the match's own coverage.
+      const ReferenceCoverage own = coverage_from_found(pack(), stem, match->found);
+      EXPECT_NEAR(own.coverage, match->coverage, 1e-9) << stem;
+      EXPECT_LT(own.coverage, 0.85) << stem << ": a half should not explain the whole reference";
+      best_single = std::max(best_single, own.score);
+      size_t found = 0;
+      for (uint8_t b : match->found) found += b;
+      EXPECT_EQ(match->found_points.size(), found);
+      const Mesh& uploaded = f.mesh;
+      float lo[3] = {1e30f, 1e30f, 1e30f}, hi[3] = {-1e30f, -1e30f, -1e30f};
+      for (size_t v = 0; v < m.positions.size(); ++v) {
+        lo[v % 3] = std::min(lo[v % 3], m.positions[v]);
+        hi[v % 3] = std::max(hi[v % 3], m.positions[v]);
+      }
+      const double diag = std::sqrt(double(hi[0] - lo[0]) * (hi[0] - lo[0]) + double(hi[1] - lo[1]) * (hi[1] - lo[1]) +
+                                    double(hi[2] - lo[2]) * (hi[2] - lo[2]));
+      size_t near = 0;
+      for (const auto& q : match->found_points) near += distance_to_mesh(q, uploaded) < 0.02 * diag;
+      EXPECT_GE(double(near), 0.95 * double(match->found_points.size())) << stem << " half " << half;
+      if (merged.empty()) merged.assign(match->found.size(), 0);
+      for (size_t k = 0; k < merged.size(); ++k) merged[k] |= match->found[k];
+    }
+    const ReferenceCoverage both = coverage_from_found(pack(), stem, merged);
+    EXPECT_GT(both.score, best_single + 0.2) << stem;
+    EXPECT_GE(both.score, ScanOptions{}.flag_score) << stem;
+  }
+  EXPECT_THROW(coverage_from_found(pack(), "no-such-reference", {}), Error);
+  EXPECT_THROW(coverage_from_found(pack(), "fandisk", std::vector<uint8_t>(3, 1)), Error);
+}
+
 // Parts that were never enrolled are cleared. (assimp's Spider and Wuson models are left to
 // SlowEngine.DistractorsAreNotFlagged: they take seconds to a minute and land in the review band, see there.)
 TEST_F(Engine, DistractorsAreClear) {

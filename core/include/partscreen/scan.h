@@ -57,6 +57,14 @@ struct Match {
   bool mirrored = false;
   std::array<double, 16> transform{};  // row-major 4x4, reference -> upload (first piece)
   std::vector<MatchPart> parts;
+  // Which of the reference's keypoints the job explains (1 = found), in the pack's keypoint order.
+  // Unions of these across jobs give cumulative coverage (coverage_from_found): pieces of one
+  // reference uploaded separately over time still add up.
+  std::vector<uint8_t> found;
+  // The found keypoints mapped into the upload's coordinates (each by the transform of the piece
+  // that explains it): where on the upload the match is, for highlighting. Upload-surface points
+  // only, never the reference's own geometry.
+  std::vector<std::array<float, 3>> found_points;
 };
 
 struct FileReport {
@@ -91,6 +99,17 @@ struct ScanResult {
   double flag_score = 0.0;    // the thresholds the verdict was taken with
   double review_score = 0.0;
 };
+
+// Coverage of a reference from a `found` mask (Match::found, or the union of several jobs'):
+// coverage is area-weighted, score salience-weighted as the verdict's score is, before the
+// look-alike penalty (which needs the upload's parts). Throws Error(invalid_argument) for an
+// unknown reference or a mask of the wrong length.
+struct ReferenceCoverage {
+  double coverage = 0.0;
+  double score = 0.0;
+};
+ReferenceCoverage coverage_from_found(const Pack& pack, const std::string& reference,
+                                      const std::vector<uint8_t>& found);
 
 // Screens the files of one job together: a reference split across files is assembled from all
 // of them. A file that cannot be read makes the verdict "error" (the job is not cleared), and its

@@ -174,6 +174,7 @@ std::vector<Pair> query_exhaustive(const Part& part, const PackData& pack) {
 
 // Evidence that a part holds a reference at one rung: the fraction of the reference's keypoints
 // that are the nearest neighbour of some upload keypoint.
+constexpr double kSecondRungShare = 0.6;
 struct Vote {
   uint32_t reference;
   int rung;
@@ -187,18 +188,32 @@ std::vector<Vote> tally(const std::vector<Pair>& pairs, const PackData& pack) {
     uint32_t ref = pack.keypoints[p.pack_kp].reference;
     hits[(uint64_t(ref) << 8) | uint8_t(p.rung - kRungMin)].push_back(p.pack_kp);
   }
-  std::unordered_map<uint32_t, Vote> best;
+  std::unordered_map<uint32_t, std::vector<Vote>> by_ref;
   for (auto& [key, kps] : hits) {
     std::sort(kps.begin(), kps.end());
     size_t distinct = size_t(std::unique(kps.begin(), kps.end()) - kps.begin());
     uint32_t ref = uint32_t(key >> 8);
     int rung = int(key & 0xff) + kRungMin;
-    double s = double(distinct) / pack.reference_records[ref].keypoint_count;
-    auto it = best.find(ref);
-    if (it == best.end() || s > it->second.strength) best[ref] = Vote{ref, rung, s};
+    by_ref[ref].push_back(Vote{ref, rung, double(distinct) / pack.reference_records[ref].keypoint_count});
   }
+  // The best rung, and a second one two or more rungs away when it is nearly as strong: on
+  // smooth parts descriptors change little with radius, so the strongest rung can be a wrong
+  // scale hypothesis (a piece voted at the whole part's rung) and the right one comes second.
   std::vector<Vote> out;
-  for (auto& [ref, v] : best) out.push_back(v);
+  for (auto& [ref, list] : by_ref) {
+    std::sort(list.begin(), list.end(), [](const Vote& a, const Vote& b) {
+      return a.strength > b.strength || (a.strength == b.strength && a.rung < b.rung);
+    });
+    out.push_back(list[0]);
+    for (size_t k = 1; k < list.size(); ++k)
+      if (std::abs(list[k].rung - list[0].rung) >= 2) {
+        if (list[k].strength >= kSecondRungShare * list[0].strength) out.push_back(list[k]);
+        break;
+      }
+  }
+  std::sort(out.begin(), out.end(), [](const Vote& a, const Vote& b) {
+    return a.reference < b.reference || (a.reference == b.reference && a.strength > b.strength);
+  });
   return out;
 }
 
@@ -603,7 +618,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       if (i == anchor.part || parts[i].area > 1.3 * placed_area) continue;
       double votes = 0.0;
       for (const Vote& v : votes_of[i])
-        if (v.reference == ref) votes = v.strength;
+        if (v.reference == ref) votes = std::max(votes, v.strength);
       order.push_back({votes, i});
     }
     std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
@@ -734,6 +749,15 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       const Part& part = parts[u.part];
       match.parts.push_back(MatchPart{files[part.file]->path, part.component, u.coverage});
     }
+    match.found = covered;
+    std::vector<uint8_t> placed(rec.keypoint_count, 0);
+    for (const PieceMatch& u : used)
+      for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+        if (placed[k] || !u.covered[k]) continue;
+        placed[k] = 1;
+        const Vec3 p = u.transform.apply(Eigen::Map<const Vec3>(pd.keypoints[rec.keypoint_begin + k].position));
+        match.found_points.push_back({p.x(), p.y(), p.z()});
+      }
     if (match.score >= options.report_score) result.matches.push_back(std::move(match));
   }
   std::sort(result.matches.begin(), result.matches.end(), [](const Match& a, const Match& b) {
@@ -743,6 +767,28 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
 }
 
 }  // namespace
+
+ReferenceCoverage coverage_from_found(const Pack& pack, const std::string& reference,
+                                      const std::vector<uint8_t>& found) {
+  const PackData& pd = pack.data();
+  for (size_t ref = 0; ref < pd.references.size(); ++ref) {
+    if (pd.references[ref].id != reference) continue;
+    const detail::ReferenceRecord& rec = pd.reference_records[ref];
+    if (found.size() != rec.keypoint_count)
+      throw Error(ErrorCode::invalid_argument, reference,
+                  "found mask has " + std::to_string(found.size()) + " entries, the reference has " +
+                      std::to_string(rec.keypoint_count) + " keypoints (mask from another pack version?)");
+    double hit = 0.0, total = 0.0, shit = 0.0, stotal = 0.0;
+    for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+      const detail::KeypointRecord& kp = pd.keypoints[rec.keypoint_begin + k];
+      total += kp.weight;
+      stotal += kp.weight * kp.salience;
+      if (found[k]) { hit += kp.weight; shit += kp.weight * kp.salience; }
+    }
+    return ReferenceCoverage{total > 0 ? hit / total : 0.0, stotal > 0 ? shit / stotal : 0.0};
+  }
+  throw Error(ErrorCode::invalid_argument, reference, "no such reference in pack " + pack.name());
+}
 
 ScanResult scan_loaded(const std::vector<LoadedFile>& files, const Pack& pack, const ScanOptions& options) {
   if (files.empty()) throw Error(ErrorCode::invalid_argument, "", "a job needs at least one file");
