@@ -48,38 +48,6 @@ namespace partscreen::service {
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
-// ---- The engine's per-keypoint `found` masks (Match::found, Match::found_points,
-// coverage_from_found). Detected at compile time so the service builds before and after the engine
-// extension; without it cumulative screening has no masks and never fires.
-namespace engine {
-template <class M>
-auto found_mask(const M& m, int) -> decltype(std::vector<uint8_t>(m.found)) {
-  return m.found;
-}
-template <class M>
-std::vector<uint8_t> found_mask(const M&, long) {
-  return {};
-}
-template <class M>
-auto found_points(const M& m, int) -> decltype(std::vector<std::array<float, 3>>(m.found_points)) {
-  return m.found_points;
-}
-template <class M>
-std::vector<std::array<float, 3>> found_points(const M&, long) {
-  return {};
-}
-template <class P>
-auto union_score(const P& pack, const std::string& ref, const std::vector<uint8_t>& f, int)
-    -> decltype(coverage_from_found(pack, ref, f).score, std::array<double, 2>()) {
-  const auto c = coverage_from_found(pack, ref, f);
-  return {c.score, c.coverage};
-}
-template <class P>
-std::array<double, 2> union_score(const P&, const std::string&, const std::vector<uint8_t>&, long) {
-  return {-1.0, -1.0};
-}
-}  // namespace engine
-
 namespace {
 
 struct Account {
@@ -601,7 +569,7 @@ private:
 
     json highlights = json::array();
     for (const Match& m : shown.matches) {
-      auto pts = engine::found_points(m, 0);
+      const auto& pts = m.found_points;
       json p = json::array();
       const size_t step = std::max<size_t>(1, pts.size() / 4000);
       for (size_t i = 0; i < pts.size(); i += step) p.push_back(json::array({pts[i][0], pts[i][1], pts[i][2]}));
@@ -630,7 +598,7 @@ private:
       up.bind(7, id).run();
       if (db_.changes() == 1) {
         for (const Match& m : full.matches) {
-          auto mask = engine::found_mask(m, 0);
+          const auto& mask = m.found;
           if (mask.empty() || std::find(mask.begin(), mask.end(), 1) == mask.end()) continue;
           Stmt f(db_.handle(),
                  "INSERT OR REPLACE INTO found(job_id, token_id, reference, pack_content, created, mask) VALUES(?,?,?,?,?,?)");
@@ -669,7 +637,7 @@ private:
     double best_score = -1.0;
     std::lock_guard<std::recursive_mutex> l(db_.mutex());
     for (const Match& m : full.matches) {
-      std::vector<uint8_t> u = engine::found_mask(m, 0);
+      std::vector<uint8_t> u = m.found;
       if (u.empty()) continue;
       Stmt q(db_.handle(),
              "SELECT job_id, mask FROM found WHERE token_id=? AND reference=? AND pack_content=? AND created>=? AND job_id<>? "
@@ -688,7 +656,8 @@ private:
         if (adds) earlier.push_back(q.text(0));
       }
       if (earlier.empty()) continue;
-      const auto sc = engine::union_score(pack_, m.reference, u, 0);
+      const ReferenceCoverage c = coverage_from_found(pack_, m.reference, u);
+      const std::array<double, 2> sc{c.score, c.coverage};
       if (sc[0] <= m.score || sc[0] < opt_.scan.review_score || sc[0] <= best_score) continue;
       best_score = sc[0];
       const std::string v = sc[0] >= opt_.scan.flag_score ? "flagged" : "review";

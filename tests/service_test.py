@@ -279,6 +279,14 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(third.status, 429)
         self.assertEqual(third.json()["error"]["code"], "quota")
 
+    def test_cumulative_window(self):
+        self.svc = Service(FIX.pack, None, "--window-days", "0").start()
+        t = self.svc.token("t")
+        self.svc.upload(t, [FIX.piece1], query="?wait=60")
+        second = self.svc.upload(t, [FIX.piece2], query="?wait=60").json()
+        self.assertIsNone(second["cumulative"])  # the first piece is outside the window
+        self.assertEqual(second["verdict"], second["result"]["verdict"])
+
     def test_slow_client_does_not_block_others(self):
         self.svc = Service(FIX.pack, None, "--read-timeout", "2", "--upload-timeout", "3").start()
         t = self.svc.token("t")

@@ -113,6 +113,21 @@ function highlight(positions, points, radius) {
   return { colors, count };
 }
 
+function medianSpacing(points) {
+  if (points.length < 2) return 0;
+  const sample = points.length > 600 ? points.filter((_, i) => i % Math.ceil(points.length / 600) === 0) : points;
+  const d = sample.map((p) => {
+    let best = Infinity;
+    for (const q of points) {
+      if (q === p) continue;
+      const e = (p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 + (p[2] - q[2]) ** 2;
+      if (e > 0 && e < best) best = e;
+    }
+    return Math.sqrt(best);
+  }).filter(Number.isFinite).sort((a, b) => a - b);
+  return d.length ? d[d.length >> 1] : 0;
+}
+
 function showMeshes(files, highlights) {
   if (content) { scene.remove(content); content.traverse((o) => { if (o.geometry) o.geometry.dispose(); }); }
   content = new THREE.Group();
@@ -122,10 +137,13 @@ function showMeshes(files, highlights) {
   const size = box.isEmpty() ? 1 : box.getSize(new THREE.Vector3()).length();
   const points = highlights.flatMap((h) => h.points);
   state.triangles = 0; state.highlighted = 0; state.points = points.length;
+  // Found keypoints are a sparse sample of the matched surface: a vertex is in a matched region
+  // when it lies within twice their typical spacing (median nearest-neighbour distance) of one.
+  const radius = Math.min(size * 0.08, Math.max(size * 0.01, 2 * medianSpacing(points)));
   for (const f of files) {
     const g = new THREE.BufferGeometry();
     g.setAttribute('position', new THREE.BufferAttribute(f.positions, 3));
-    const { colors, count } = highlight(f.positions, points, size * 0.02);
+    const { colors, count } = highlight(f.positions, points, radius);
     state.highlighted += count;
     g.setAttribute('color', new THREE.BufferAttribute(colors, 3));
     if (f.indices.length) {
