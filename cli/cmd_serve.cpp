@@ -41,7 +41,7 @@ int run_serve(const Args& args) {
   o.max_request_bytes = args.bytes("--max-request", o.max_request_bytes);
   o.max_sync_bytes = args.bytes("--max-sync", o.max_sync_bytes);
   o.max_files = uint32_t(args.count("--max-files", o.max_files, 1, 10'000));
-  o.job_timeout_seconds = args.number("--job-timeout", o.job_timeout_seconds, 0.1, 86400.0);
+  o.job_timeout_seconds = args.number("--job-timeout", o.job_timeout_seconds, 0.01, 86400.0);
   o.max_wait_seconds = args.number("--max-wait", o.max_wait_seconds, 0.0, 3600.0);
   o.upload_seconds = args.number("--upload-timeout", o.upload_seconds, 0.5, 3600.0);
   o.read_timeout_seconds = args.number("--read-timeout", o.read_timeout_seconds, 1.0, 600.0);

@@ -324,7 +324,7 @@ private:
   // Reads the body within the request cap and the upload deadline (a client trickling bytes is
   // cut off instead of holding a connection indefinitely).
   std::vector<Upload> read_uploads(const httplib::Request& req, const httplib::ContentReader& reader,
-                                   uint64_t cap, std::string& webhook) {
+                                   uint64_t cap, std::string& webhook, bool& consumed) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(opt_.upload_seconds);
     if (req.has_header("Content-Length") &&
         std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > cap)
@@ -367,6 +367,7 @@ private:
         throw HttpError{413, "limit_exceeded", "request larger than " + std::to_string(cap) + " bytes"};
       throw HttpError{408, "timeout", "the request body did not arrive (read timeout or closed connection)"};
     }
+    consumed = true;
 
     std::vector<Upload> raw;
     webhook = req.get_param_value("webhook");
@@ -409,18 +410,22 @@ private:
     return int(std::clamp(std::ceil(s), 1.0, 300.0));
   }
 
+  void check_quota(const Account& a, uint64_t bytes) {
+    Stmt q(db_.handle(), "SELECT count(*), coalesce(sum(bytes),0) FROM jobs WHERE token_id=? AND created>=?");
+    q.bind(1, a.id).bind(2, now_seconds() - 86400.0);
+    q.step();
+    if (q.integer(0) + 1 > a.jobs_per_day || uint64_t(q.integer(1)) + bytes > uint64_t(a.bytes_per_day)) {
+      ++m_rejected_quota_;
+      throw HttpError{429, "quota", "daily quota of token '" + a.name + "' reached", 3600};
+    }
+  }
+
   std::string accept(const Account& a, std::vector<Upload> files, const std::string& webhook) {
     uint64_t bytes = 0;
     for (auto& f : files) bytes += f.bytes.size();
     {
       std::lock_guard<std::recursive_mutex> l(db_.mutex());
-      Stmt q(db_.handle(), "SELECT count(*), coalesce(sum(bytes),0) FROM jobs WHERE token_id=? AND created>=?");
-      q.bind(1, a.id).bind(2, now_seconds() - 86400.0);
-      q.step();
-      if (q.integer(0) + 1 > a.jobs_per_day || uint64_t(q.integer(1)) + bytes > uint64_t(a.bytes_per_day)) {
-        ++m_rejected_quota_;
-        throw HttpError{429, "quota", "daily quota of token '" + a.name + "' reached", 3600};
-      }
+      check_quota(a, bytes);  // early, before writing anything; again in the insert transaction
     }
     {
       std::lock_guard<std::mutex> l(mutex_);
@@ -441,6 +446,14 @@ private:
     const std::string id = random_hex(12);
     const fs::path dir = uploads_ / id;
     fs::create_directories(dir);
+    struct RemoveUnlessAccepted {
+      fs::path dir;
+      bool accepted = false;
+      ~RemoveUnlessAccepted() {
+        std::error_code ec;
+        if (!accepted) fs::remove_all(dir, ec);
+      }
+    } cleanup{dir};
     json list = json::array();
     std::string hashes;
     for (size_t i = 0; i < files.size(); ++i) {
@@ -454,6 +467,7 @@ private:
     fsync_dir(uploads_);
     {
       Transaction t(db_);
+      check_quota(a, bytes);  // concurrent uploads of one token are serialised here
       Stmt ins(db_.handle(),
                "INSERT INTO jobs(id, token_id, created, state, bytes, files, webhook) VALUES(?,?,?,'queued',?,?,?)");
       ins.bind(1, id).bind(2, a.id).bind(3, now_seconds()).bind(4, int64_t(bytes)).bind(5, list.dump());
@@ -462,6 +476,7 @@ private:
       ins.run();
       audit("accepted", a.name, id, hashes, "", "", "");
       t.commit();
+      cleanup.accepted = true;
     }
     {
       std::lock_guard<std::mutex> l(mutex_);
@@ -537,6 +552,7 @@ private:
       std::lock_guard<std::mutex> l(mutex_);
       running_[id] = std::chrono::steady_clock::now();
     }
+    watchdog_cv_.notify_all();
     if (attempts > int64_t(opt_.max_attempts)) {
       finish_failed(id, "the job stopped the service " + std::to_string(attempts - 1) + " times; not retried");
       return;
@@ -720,7 +736,14 @@ private:
       std::vector<std::string> late;
       {
         std::unique_lock<std::mutex> l(mutex_);
-        if (watchdog_cv_.wait_for(l, std::chrono::milliseconds(250), [&] { return stopping_; })) return;
+        // Wake at the earliest running job's deadline (or 250 ms; a new job notifies).
+        const auto limit = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(opt_.job_timeout_seconds));
+        auto wake = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+        for (auto& [id, start] : running_)
+          if (!timed_out_.count(id)) wake = std::min(wake, start + limit + std::chrono::milliseconds(1));
+        watchdog_cv_.wait_until(l, wake);  // no predicate: a notification recomputes the wake time
+        if (stopping_) return;
         const auto now = std::chrono::steady_clock::now();
         for (auto& [id, start] : running_)
           if (std::chrono::duration<double>(now - start).count() > opt_.job_timeout_seconds && !timed_out_.count(id))
@@ -837,7 +860,7 @@ private:
                               std::chrono::duration<double>(std::min(seconds, opt_.max_wait_seconds)));
     for (;;) {
       json j = job_json(id, owner, any_owner);
-      if (j.is_null() || j["state"] == "done" || j["state"] == "failed") return j;
+      if (j.is_null() || j["state"] == "done" || j["state"] == "failed" || stop_requested_) return j;
       std::unique_lock<std::mutex> l(mutex_);
       if (done_cv_.wait_until(l, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(200))) ==
               std::cv_status::timeout &&
@@ -905,20 +928,40 @@ private:
     }
   }
 
+  // Reads and discards a small body so that a refusal reaches clients that send the body without
+  // waiting for 100-continue; larger bodies are not worth reading (the connection is closed).
+  static bool drain_small_body(const httplib::Request& req, const httplib::ContentReader& reader) {
+    const uint64_t kMax = 1ull << 20;
+    if (!req.has_header("Content-Length") ||
+        std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > kMax)
+      return false;
+    uint64_t got = 0;
+    auto sink = [&](const char*, size_t n) { return (got += n) <= kMax; };
+    if (req.is_multipart_form_data()) return reader([](const httplib::MultipartFormData&) { return true; }, sink);
+    return reader(sink);
+  }
+
   void post_job(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader, bool sync) {
+    bool consumed = false;  // the whole body was read: the connection can go on
     try {
-      const Account a = require(req, false);
+      const auto a = authenticate(req);
+      if (!a) {
+        ++m_unauthorized_;
+        consumed = drain_small_body(req, reader);
+        throw HttpError{401, "unauthorized", "missing or unknown API token (Authorization: Bearer TOKEN)"};
+      }
       std::string webhook;
-      auto files = read_uploads(req, reader, sync ? opt_.max_sync_bytes : opt_.max_request_bytes, webhook);
-      const std::string id = accept(a, std::move(files), webhook);
+      auto files = read_uploads(req, reader, sync ? opt_.max_sync_bytes : opt_.max_request_bytes, webhook, consumed);
+      const std::string id = accept(*a, std::move(files), webhook);
       double wait = sync ? opt_.max_wait_seconds : 0.0;
       if (req.has_param("wait")) wait = std::atof(req.get_param_value("wait").c_str());
-      json j = wait > 0 ? wait_for_job(id, a.id, false, wait) : job_json(id, a.id, false);
+      json j = wait > 0 ? wait_for_job(id, a->id, false, wait) : job_json(id, a->id, false);
       const bool finished = j["state"] == "done" || j["state"] == "failed";
       res.set_header("Location", "/jobs/" + id);
       send_json(res, finished ? 200 : 202, j);
     } catch (const HttpError& e) {
-      refuse_and_close(req, res, e);
+      if (consumed) send_error(res, e);
+      else refuse_and_close(req, res, e);
     } catch (const Error& e) {
       send_error(res, HttpError{500, error_code_name(e.code()), e.reason()});
     }

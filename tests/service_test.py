@@ -332,7 +332,7 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(self.svc.request("GET", "/healthz").status, 200)
 
     def test_job_timeout(self):
-        self.svc = Service(FIX.pack, None, "--job-timeout", "0.1").start()
+        self.svc = Service(FIX.pack, None, "--job-timeout", "0.05").start()
         t = self.svc.token("t")
         big = os.path.join(TMP, "dense.stl")
         if not os.path.exists(big):
