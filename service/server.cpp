@@ -490,17 +490,18 @@ private:
   void audit(const std::string& event, const std::string& actor, const std::string& job, const std::string& hashes,
              const std::string& verdict, const std::string& reviewer, const std::string& reason) {
     Stmt a(db_.handle(),
-           "INSERT INTO audit(at, event, actor, job_id, file_hash, pack_name, pack_checksum, verdict, reviewer, reason) "
-           "VALUES(?,?,?,?,?,?,?,?,?,?)");
+           "INSERT INTO audit(at, event, actor, job_id, file_hash, pack_name, pack_version, pack_checksum, verdict, "
+           "reviewer, reason) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
     a.bind(1, now_seconds()).bind(2, event).bind(3, actor).bind(4, job).bind(5, hashes).bind(6, pack_.name());
-    a.bind(7, pack_.checksum_hex());
+    a.bind(7, "pack format " + std::to_string(pack_.format_version()) + ", partscreen " + version_string());
+    a.bind(8, pack_.checksum_hex());
     auto opt = [&](int i, const std::string& v) {
       if (v.empty()) a.bind_null(i);
       else a.bind(i, v);
     };
-    opt(8, verdict);
-    opt(9, reviewer);
-    opt(10, reason);
+    opt(9, verdict);
+    opt(10, reviewer);
+    opt(11, reason);
     a.run();
   }
 

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS reviews(
   decision TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audit(
   id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, event TEXT NOT NULL, actor TEXT NOT NULL,
-  job_id TEXT, file_hash TEXT, pack_name TEXT, pack_checksum TEXT, verdict TEXT, reviewer TEXT, reason TEXT);
+  job_id TEXT, file_hash TEXT, pack_name TEXT, pack_version TEXT, pack_checksum TEXT, verdict TEXT, reviewer TEXT, reason TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS audit_result_once ON audit(job_id) WHERE event = 'result';
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;

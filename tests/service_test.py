@@ -138,12 +138,13 @@ class ServiceTest(unittest.TestCase):
         mesh = self.svc.request("GET", f"/api/review/jobs/{flagged['id']}/mesh", self.reviewer)
         self.assertEqual(mesh.body[:4], b"PSM1")
         with db(self.svc) as c:
-            rows = c.execute("SELECT event, actor, reviewer, reason, verdict, file_hash, pack_checksum FROM audit "
+            rows = c.execute("SELECT event, actor, reviewer, reason, verdict, file_hash, pack_checksum, pack_version FROM audit "
                              "WHERE job_id=? ORDER BY id", (flagged["id"],)).fetchall()
         self.assertEqual([r[0] for r in rows], ["accepted", "result", "review:reject"])
         self.assertEqual(rows[2][1:5], ("rita", "rita", "matches the enrolled rotor", "flagged"))
         self.assertEqual(rows[2][5], flagged["files"][0]["blake2b"])
         self.assertEqual(len(rows[2][6]), 64)
+        self.assertRegex(rows[1][7], r"^pack format \d+, partscreen \d+\.\d+\.\d+$")
         # Append-only: the database itself refuses to change or delete audit rows.
         with db(self.svc) as c:
             with self.assertRaises(sqlite3.DatabaseError):
