@@ -314,23 +314,27 @@ TEST_F(Engine, DeterministicAcrossRunsAndThreads) {
 // explained by one half alone (0.92 coverage: its halves mirror each other), and couplingdown
 // finds only its right half (review, 0.583; reported as an engine finding). Asserted on the
 // three that list both halves and are flagged.
+// A part cut in two by triangle centroid at the median along x (no caps: open halves).
+std::array<Mesh, 2> split_at_median_x(const Mesh& m) {
+  std::vector<float> cx;
+  for (size_t t = 0; t < m.triangle_count(); ++t) {
+    float x = 0;
+    for (int k = 0; k < 3; ++k) x += m.positions[3 * m.indices[3 * t + k]];
+    cx.push_back(x / 3);
+  }
+  std::vector<float> sorted = cx;
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+  const float median = sorted[sorted.size() / 2];
+  std::array<Mesh, 2> halves;
+  for (Mesh& h : halves) h.positions = m.positions;  // unused vertices are dropped by clean-up
+  for (size_t t = 0; t < m.triangle_count(); ++t)
+    for (int k = 0; k < 3; ++k) halves[cx[t] < median ? 0 : 1].indices.push_back(m.indices[3 * t + k]);
+  return halves;
+}
+
 TEST_F(Engine, PartSplitOverTwoFilesReportsBothFiles) {
   for (const std::string stem : {"fandisk", "pinion", "anchor"}) {
-    const Mesh& m = mesh(stem);
-    // Split by triangle centroid at the median along x.
-    std::vector<float> cx;
-    for (size_t t = 0; t < m.triangle_count(); ++t) {
-      float x = 0;
-      for (int k = 0; k < 3; ++k) x += m.positions[3 * m.indices[3 * t + k]];
-      cx.push_back(x / 3);
-    }
-    std::vector<float> sorted = cx;
-    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-    const float median = sorted[sorted.size() / 2];
-    Mesh halves[2];
-    for (Mesh& h : halves) h.positions = m.positions;  // unused vertices are dropped by clean-up
-    for (size_t t = 0; t < m.triangle_count(); ++t)
-      for (int k = 0; k < 3; ++k) halves[cx[t] < median ? 0 : 1].indices.push_back(m.indices[3 * t + k]);
+    const std::array<Mesh, 2> halves = split_at_median_x(mesh(stem));
     std::vector<LoadedFile> job{loaded_from_mesh(halves[0], "left.stl"), loaded_from_mesh(halves[1], "right.stl")};
     ScanResult r = scan_loaded(job, pack(), two_threads());
     ASSERT_FALSE(r.matches.empty()) << stem;
@@ -401,25 +405,13 @@ double distance_to_mesh(const std::array<float, 3>& q, const Mesh& m) {
 TEST_F(Engine, FoundMasksOfSeparateJobsAddUp) {
   for (const std::string stem : {"fandisk", "anchor"}) {
     const Mesh& m = mesh(stem);
-    std::vector<float> cx;
-    for (size_t t = 0; t < m.triangle_count(); ++t) {
-      float x = 0;
-      for (int k = 0; k < 3; ++k) x += m.positions[3 * m.indices[3 * t + k]];
-      cx.push_back(x / 3);
-    }
-    std::vector<float> sorted = cx;
-    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-    const float median = sorted[sorted.size() / 2];
+    const std::array<Mesh, 2> halves = split_at_median_x(m);
     ScanOptions o = two_threads();
     o.report_score = 0.0;  // keep partial matches: cumulative screening wants them
     std::vector<uint8_t> merged;
     double best_single = 0.0;
     for (int half = 0; half < 2; ++half) {
-      Mesh h;
-      h.positions = m.positions;
-      for (size_t t = 0; t < m.triangle_count(); ++t)
-        if ((cx[t] < median) == (half == 0))
-          for (int k = 0; k < 3; ++k) h.indices.push_back(m.indices[3 * t + k]);
+      Mesh h = halves[half];
       // Each job moves its half somewhere else: masks are in the reference's frame, not the upload's.
       for (size_t v = 0; v < h.positions.size(); v += 3) {
         const float x = h.positions[v], y = h.positions[v + 1];

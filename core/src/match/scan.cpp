@@ -13,6 +13,7 @@
 #include <random>
 #include <sys/stat.h>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "features/features.h"
 #include "features/params.h"
@@ -175,6 +176,7 @@ std::vector<Pair> query_exhaustive(const Part& part, const PackData& pack) {
 // Evidence that a part holds a reference at one rung: the fraction of the reference's keypoints
 // that are the nearest neighbour of some upload keypoint.
 constexpr double kSecondRungShare = 0.6;
+constexpr size_t kSecondRungReferences = 3;
 struct Vote {
   uint32_t reference;
   int rung;
@@ -183,36 +185,65 @@ struct Vote {
 
 std::vector<Vote> tally(const std::vector<Pair>& pairs, const PackData& pack) {
   std::unordered_map<uint64_t, std::vector<uint32_t>> hits;  // (reference, rung) -> reference keypoints
+  size_t queries[kRungMax - kRungMin + 1] = {};               // per rung: upload keypoints that matched
   for (const Pair& p : pairs) {
     if (!p.nearest) continue;
     uint32_t ref = pack.keypoints[p.pack_kp].reference;
     hits[(uint64_t(ref) << 8) | uint8_t(p.rung - kRungMin)].push_back(p.pack_kp);
+    ++queries[p.rung - kRungMin];
   }
-  std::unordered_map<uint32_t, std::vector<Vote>> by_ref;
+  struct RungVote { int rung; double strength; double fit; };
+  std::unordered_map<uint32_t, std::vector<RungVote>> by_ref;
   for (auto& [key, kps] : hits) {
     std::sort(kps.begin(), kps.end());
-    size_t distinct = size_t(std::unique(kps.begin(), kps.end()) - kps.begin());
-    uint32_t ref = uint32_t(key >> 8);
-    int rung = int(key & 0xff) + kRungMin;
-    by_ref[ref].push_back(Vote{ref, rung, double(distinct) / pack.reference_records[ref].keypoint_count});
+    const double distinct = double(std::unique(kps.begin(), kps.end()) - kps.begin());
+    const uint32_t ref = uint32_t(key >> 8);
+    const int rung = int(key & 0xff) + kRungMin;
+    // strength: the share of the reference's keypoints hit (ranks references). fit: the same
+    // times the share of this rung's queries that land on distinct keypoints. Finer rungs ask
+    // many more queries (keypoint spacing follows the radius), and at a wrong radius they pile
+    // up on a few generic keypoints; at the right one they hit one keypoint each. Ranking rungs
+    // by strength alone sent pieces (their right rung is coarse) to a fine, wrong scale.
+    by_ref[ref].push_back(RungVote{rung, distinct / pack.reference_records[ref].keypoint_count,
+                                   distinct * distinct / double(std::max<size_t>(1, queries[rung - kRungMin]))});
   }
-  // The best rung, and a second one two or more rungs away when it is nearly as strong: on
-  // smooth parts descriptors change little with radius, so the strongest rung can be a wrong
-  // scale hypothesis (a piece voted at the whole part's rung) and the right one comes second.
+  // Per reference: the strongest rung, and a second one two or more rungs away: the best-fitting
+  // one if it is elsewhere, else the next best fit when it comes close. Verification looks at
+  // pairs within one rung of each.
   std::vector<Vote> out;
   for (auto& [ref, list] : by_ref) {
-    std::sort(list.begin(), list.end(), [](const Vote& a, const Vote& b) {
-      return a.strength > b.strength || (a.strength == b.strength && a.rung < b.rung);
-    });
-    out.push_back(list[0]);
-    for (size_t k = 1; k < list.size(); ++k)
-      if (std::abs(list[k].rung - list[0].rung) >= 2) {
-        if (list[k].strength >= kSecondRungShare * list[0].strength) out.push_back(list[k]);
-        break;
-      }
+    const auto by_fit = [](const RungVote& a, const RungVote& b) { return a.fit < b.fit || (a.fit == b.fit && a.rung > b.rung); };
+    const auto by_strength = [](const RungVote& a, const RungVote& b) {
+      return a.strength < b.strength || (a.strength == b.strength && a.rung > b.rung);
+    };
+    const RungVote best = *std::max_element(list.begin(), list.end(), by_fit);
+    const RungVote strongest = *std::max_element(list.begin(), list.end(), by_strength);
+    out.push_back(Vote{ref, strongest.rung, strongest.strength});
+    if (std::abs(strongest.rung - best.rung) >= 2) {
+      out.push_back(Vote{ref, best.rung, best.strength});
+      continue;
+    }
+    const RungVote* second = nullptr;
+    for (const RungVote& v : list)
+      if (std::abs(v.rung - strongest.rung) >= 2 && (!second || by_fit(*second, v))) second = &v;
+    if (second && second->fit >= kSecondRungShare * best.fit) out.push_back(Vote{ref, second->rung, second->strength});
+  }
+  // A second rung costs a verification: only the part's few strongest references get one.
+  std::vector<std::pair<double, uint32_t>> firsts;
+  for (const Vote& v : out) firsts.push_back({v.strength, v.reference});
+  std::sort(firsts.begin(), firsts.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  firsts.erase(std::unique(firsts.begin(), firsts.end()), firsts.end());
+  std::unordered_set<uint32_t> keep_second;
+  for (size_t k = 0; k < firsts.size() && keep_second.size() < kSecondRungReferences; ++k) keep_second.insert(firsts[k].second);
+  {
+    std::unordered_set<uint32_t> seen;
+    std::vector<Vote> kept;
+    for (const Vote& v : out)
+      if (seen.insert(v.reference).second || keep_second.count(v.reference)) kept.push_back(v);
+    out.swap(kept);
   }
   std::sort(out.begin(), out.end(), [](const Vote& a, const Vote& b) {
-    return a.reference < b.reference || (a.reference == b.reference && a.strength > b.strength);
+    return a.reference < b.reference || (a.reference == b.reference && (a.strength > b.strength || (a.strength == b.strength && a.rung < b.rung)));
   });
   return out;
 }

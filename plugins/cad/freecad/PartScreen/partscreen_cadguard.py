@@ -1,0 +1,1 @@
+../../common/partscreen_cadguard.py
