@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Accuracy and speed benchmark of the matching engine (issue: matching engine).
-// Enrolls N reference parts from a folder of meshes, generates the transformation suite for each,
-// scans every variant and every distractor (the folder's other parts), and reports detection per
-// transformation, false positives, correct-reference rate, latency percentiles and pack size;
-// with --baseline also the naive "verify every reference" pipeline on the same cases.
+// Picks N reference parts and M distractors from one folder of meshes (seeded shuffle), enrolls
+// the references and runs the evaluation loop of `partscreen eval` (run_eval, partscreen/eval.h:
+// one piece of code for both), then prints its tables as Markdown; with --baseline also the naive
+// "verify every reference" pipeline on the same distractors. --out DIR also writes report.json
+// and report.html there.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "partscreen/eval.h"
 #include "partscreen/partscreen.h"
 #include "partscreen/variants.h"
 
@@ -22,41 +24,6 @@ namespace fs = std::filesystem;
 using namespace partscreen;
 
 namespace {
-
-struct Case {
-  std::string kind, ref, name;
-  std::string verdict, top;
-  double score = 0, ms = 0, scale = 0;
-  bool mirrored = false, detected = false, right = false;
-};
-
-// A design family: the file stem without side (left/right, a/b), size and count tokens. Members of
-// a reference's family are its mirror twin or a resized variant (a 250 mm and a 350 mm skirt):
-// under our own transformation model they ARE the reference, so they are reported apart from
-// unrelated distractors instead of being counted as false positives.
-std::string family(const std::string& path) {
-  std::string stem = fs::path(path).stem().string();
-  std::transform(stem.begin(), stem.end(), stem.begin(), ::tolower);
-  std::vector<std::string> tokens;
-  std::string cur;
-  for (char c : stem + "_") {
-    if (std::isalnum(static_cast<unsigned char>(c))) { cur += c; continue; }
-    if (!cur.empty()) tokens.push_back(cur);
-    cur.clear();
-  }
-  std::string out;
-  for (const std::string& t : tokens) {
-    bool digits = std::all_of(t.begin(), t.end(), ::isdigit);
-    bool count = t.size() >= 2 && t[0] == 'x' && std::all_of(t.begin() + 1, t.end(), ::isdigit);
-    bool rev = t.rfind("rev", 0) == 0 || (t[0] == 'v' && t.size() > 1 && std::isdigit(static_cast<unsigned char>(t[1])));
-    bool mgn = t.rfind("mgn", 0) == 0;
-    if (digits || count || rev || mgn || t == "left" || t == "right" || t == "l" || t == "r" || t == "a" || t == "b") continue;
-    // "300mm", "9mm": sizes
-    if (t.size() > 2 && t.compare(t.size() - 2, 2, "mm") == 0 && std::isdigit(static_cast<unsigned char>(t[0]))) continue;
-    out += t + "_";
-  }
-  return out;
-}
 
 double pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -67,7 +34,7 @@ double pct(std::vector<double> v, double p) {
 void usage() {
   std::puts(
       "usage: accuracy [--refs N] [--distractors N] [--seed S] [--kinds a,b,...] [--baseline N]\n"
-      "                [--flag X] [--review X] [--json FILE] [--threads N] FOLDER\n"
+      "                [--flag X] [--review X] [--out DIR] [--threads N] [--slicers] FOLDER\n"
       "FOLDER: meshes (searched recursively). The first N (after a seeded shuffle) are enrolled,\n"
       "the next --distractors are scanned as unrelated uploads.");
 }
@@ -76,10 +43,11 @@ void usage() {
 
 int main(int argc, char** argv) {
   size_t n_refs = 20, n_distractors = 100, baseline = 0;
-  bool verbose = false;
+  bool verbose = false, slicers = false;
   uint64_t seed = 1;
-  std::string folder, json_path, kinds_arg;
-  ScanOptions opt;
+  std::string folder, out_dir, kinds_arg;
+  EvalOptions eo;
+  ScanOptions& opt = eo.scan;
   opt.threads = 1;  // latency is quoted per core
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -88,180 +56,127 @@ int main(int argc, char** argv) {
     else if (a == "--distractors") n_distractors = std::stoul(next());
     else if (a == "--seed") seed = std::stoull(next());
     else if (a == "--baseline") baseline = std::stoul(next());
-    else if (a == "--json") json_path = next();
+    else if (a == "--out" || a == "--json") out_dir = next();
     else if (a == "--kinds") kinds_arg = next();
     else if (a == "--flag") opt.flag_score = std::stod(next());
     else if (a == "--review") opt.review_score = std::stod(next());
     else if (a == "--threads") opt.threads = uint32_t(std::stoul(next()));
     else if (a == "--verbose") verbose = true;
+    else if (a == "--slicers") slicers = true;
     else if (a == "--tolerance") opt.coverage_tolerance = std::stod(next());
     else if (a == "--normal") opt.normal_agreement = std::stod(next());
     else if (a == "--help" || a == "-h") { usage(); return 0; }
     else folder = a;
   }
   if (folder.empty()) { usage(); return 2; }
-  std::vector<std::string> files;
-  for (auto& e : fs::recursive_directory_iterator(folder)) {
-    if (!e.is_regular_file()) continue;
-    std::string ext = e.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    if (ext == ".stl" || ext == ".obj" || ext == ".off" || ext == ".ply" || ext == ".3mf") files.push_back(e.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  std::mt19937_64 rng(seed);
-  std::shuffle(files.begin(), files.end(), rng);
-  std::vector<VariantKind> kinds = all_variant_kinds();
-  if (!kinds_arg.empty()) {
-    kinds.clear();
-    for (VariantKind k : all_variant_kinds())
-      if (("," + kinds_arg + ",").find("," + std::string(variant_name(k)) + ",") != std::string::npos) kinds.push_back(k);
-  }
-  // Load references (skipping unreadable ones) and distractors.
-  std::vector<ReferenceInput> ref_inputs;
-  std::vector<Mesh> ref_meshes;
-  size_t cursor = 0;
-  for (; cursor < files.size() && ref_inputs.size() < n_refs; ++cursor) {
-    try {
-      LoadedFile f = load_file(files[cursor]);
-      ReferenceInput in;
-      in.path = files[cursor];
-      in.id = fs::path(files[cursor]).stem().string() + "#" + std::to_string(ref_inputs.size());
-      in.category = "bench";
-      ref_inputs.push_back(in);
-      ref_meshes.push_back(std::move(f.mesh));
-    } catch (const Error& e) {
-      std::fprintf(stderr, "skip reference %s\n", e.what());
-    }
-  }
-  std::vector<std::string> ref_families;
-  for (const auto& r : ref_inputs) ref_families.push_back(family(r.path));
-  auto related = [&](const std::string& path) {
-    return std::find(ref_families.begin(), ref_families.end(), family(path)) != ref_families.end();
-  };
-  std::vector<LoadedFile> distractors;
-  std::vector<LoadedFile> relatives;  // mirror twins and resized variants of a reference
-  std::vector<Mesh> plate_fill;
-  for (; cursor < files.size() && distractors.size() < n_distractors; ++cursor) {
-    try {
-      if (related(files[cursor])) {
-        relatives.push_back(load_file(files[cursor]));
-        continue;
+  try {
+    std::vector<std::string> files = eval_mesh_files(folder);
+    std::mt19937_64 rng(seed);
+    std::shuffle(files.begin(), files.end(), rng);
+    eo.seed = seed;
+    if (!kinds_arg.empty()) {
+      for (size_t p = 0; p <= kinds_arg.size();) {
+        size_t q = kinds_arg.find(',', p);
+        if (q == std::string::npos) q = kinds_arg.size();
+        if (q > p) eo.kinds.push_back(kinds_arg.substr(p, q - p));
+        p = q + 1;
       }
-      distractors.push_back(load_file(files[cursor]));
-      if (plate_fill.size() < 8) plate_fill.push_back(distractors.back().mesh);
-    } catch (const Error& e) {
-      std::fprintf(stderr, "skip distractor %s\n", e.what());
+    } else if (slicers) {
+      eo.kinds = eval_default_kinds();
+      eo.kinds.push_back("gcode_prusa");
+      eo.kinds.push_back("gcode_cura");
     }
-  }
-  const std::string pack_path = (fs::temp_directory_path() / ("partscreen-bench-" + std::to_string(seed) + ".pack")).string();
-  EnrollOptions eo;
-  eo.pack_name = "bench";
-  EnrollReport er = enroll(ref_inputs, pack_path, eo);
-  Pack pack = Pack::open(pack_path);
-  std::printf("pack: %zu references, %.1f KiB per reference, enrolled in %.0f ms\n", pack.reference_count(),
-              double(er.pack_bytes) / 1024.0 / double(pack.reference_count()), er.total_ms);
-
-  std::vector<Case> cases;
-  std::vector<double> lat;
-  for (size_t r = 0; r < ref_inputs.size(); ++r) {
-    for (VariantKind k : kinds) {
-      Variant v;
+    if (slicers) eo.cura_definition = PARTSCREEN_CURA_DEFINITION;
+    // References: the first N readable files; ids are stems (#n when a stem repeats).
+    std::vector<EvalReference> refs;
+    std::vector<ReferenceInput> inputs;
+    size_t cursor = 0;
+    for (; cursor < files.size() && refs.size() < n_refs; ++cursor) {
       try {
-        std::vector<Mesh> others;
-        for (size_t o = 0; o < 3 && o < plate_fill.size(); ++o) others.push_back(plate_fill[(r + o) % plate_fill.size()]);
-        v = make_variant(ref_meshes[r], k, seed * 1000 + r, others);
+        load_file(files[cursor]);
       } catch (const Error& e) {
+        std::fprintf(stderr, "skip reference %s\n", e.what());
         continue;
       }
-      std::vector<LoadedFile> job;
-      for (size_t f = 0; f < v.files.size(); ++f) job.push_back(loaded_from_mesh(v.files[f], v.name + "." + std::to_string(f) + ".stl"));
-      ScanResult res = scan_loaded(job, pack, opt);
-      Case c;
-      c.kind = variant_name(k);
-      c.ref = ref_inputs[r].id;
-      c.name = v.name;
-      c.verdict = verdict_name(res.verdict);
-      c.ms = res.timings.total_ms;
-      lat.push_back(c.ms);
-      if (!res.matches.empty()) {
-        c.top = res.matches[0].reference;
-        c.score = res.matches[0].score;
-        c.scale = res.matches[0].scale;
-        c.mirrored = res.matches[0].mirrored;
+      std::string id = fs::path(files[cursor]).stem().string() + "#" + std::to_string(refs.size());
+      refs.push_back({id, files[cursor]});
+      inputs.push_back({files[cursor], id, "bench", ""});
+    }
+    // Distractors: the next M files outside the references' design families; the relatives met
+    // on the way are scanned too and reported apart (run_eval recognises them).
+    std::vector<std::string> families;
+    for (const auto& r : refs) families.push_back(design_family(r.path));
+    std::vector<std::string> distractors;
+    size_t unrelated = 0;
+    for (; cursor < files.size() && unrelated < n_distractors; ++cursor) {
+      distractors.push_back(files[cursor]);
+      unrelated += std::find(families.begin(), families.end(), design_family(files[cursor])) == families.end();
+    }
+    const std::string pack_path = (fs::temp_directory_path() / ("partscreen-bench-" + std::to_string(seed) + ".pack")).string();
+    EnrollOptions en;
+    en.pack_name = "bench";
+    EnrollReport er = enroll(inputs, pack_path, en);
+    Pack pack = Pack::open(pack_path);
+    std::printf("pack: %zu references, %.1f KiB per reference, enrolled in %.0f ms\n", pack.reference_count(),
+                double(er.pack_bytes) / 1024.0 / double(pack.reference_count()), er.total_ms);
+    eo.scan.report_score = 0.05;
+    eo.progress = [&](size_t done, size_t total, const std::string& item) {
+      if (verbose) std::fprintf(stderr, "\n%s", item.c_str());
+      else std::fprintf(stderr, "\r%zu/%zu cases", done, total);
+    };
+    EvalReport report = run_eval(pack, refs, distractors, eo);
+    std::fprintf(stderr, "\n");
+    if (!out_dir.empty()) write_eval_report(report, out_dir);
+    const EvalSummary& s = report.summary;
+    // Report (the same tables as before run_eval existed, so results stay comparable).
+    std::printf("\n| transformation | cases | flagged | review | right reference | median score |\n|---|---|---|---|---|---|\n");
+    for (const EvalKindRow& k : s.by_kind)
+      std::printf("| %s | %zu | %.1f%% | %.1f%% | %.1f%% | %.2f |\n", k.kind.c_str(), k.cases,
+                  100.0 * k.flagged / std::max<size_t>(1, k.cases), 100.0 * k.review / std::max<size_t>(1, k.cases),
+                  100.0 * k.right / std::max<size_t>(1, k.flagged), k.median_score);
+    std::printf("\nall variants: %zu cases (%zu skipped), detection %.2f%%, right reference in %.2f%% of detections\n", s.cases,
+                s.skipped, 100.0 * s.detection, 100.0 * s.right_rate);
+    std::printf("distractors: %zu, flagged %zu (%.2f%%), review %zu (%.2f%%), max score %.3f, p95 score %.3f\n", s.distractors,
+                s.distractor_flagged, 100.0 * s.distractor_flagged / std::max<size_t>(1, s.distractors), s.distractor_review,
+                100.0 * s.distractor_review / std::max<size_t>(1, s.distractors), s.max_distractor_score, s.p95_distractor_score);
+    for (const EvalFalsePositive& f : s.false_positives)
+      std::printf("  false positive: %s -> %s (%.3f)\n", f.file.c_str(), f.reference.c_str(), f.score);
+    for (const EvalCase& c : report.cases)
+      if (c.group == "reference" && (!c.detected() || !c.right_reference()))
+        std::printf("  miss: %s %s -> %s %s (%.3f)%s%s\n", c.reference.c_str(), c.name.c_str(), c.verdict.c_str(),
+                    c.top_reference.c_str(), c.score, c.note.empty() ? "" : " ", c.note.c_str());
+    std::printf("design-family relatives of references (mirror twins, resized variants; not counted above): %zu, %zu not clear\n",
+                s.relatives, s.relatives_not_clear);
+    for (const EvalCase& c : report.cases)
+      if (c.group == "relative")
+        std::printf("  relative: %s -> %s %s (%.3f)\n", c.files[0].c_str(), c.verdict.c_str(), c.top_reference.c_str(), c.score);
+    for (const EvalThreshold& t : s.thresholds)
+      std::printf("threshold for %.1f%% false positives: %.3f (detection %.1f%%)%s\n", 100 * t.target_fpr, t.threshold,
+                  100 * t.detection, t.estimable ? "" : " - too few distractors to tell");
+    std::printf("latency (%u thread%s, reading the files included): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", opt.threads,
+                opt.threads == 1 ? "" : "s", s.latency_p50, s.latency_p95, s.latency_p99);
+    if (baseline > 0) {
+      ScanOptions naive = opt;
+      naive.use_index = false;
+      std::vector<double> a, b;
+      size_t done = 0;
+      for (const EvalCase& c : report.cases) {
+        if (c.group != "distractor" || done >= baseline) continue;
+        ++done;
+        try {
+          LoadedFile f = load_file(c.files[0]);
+          a.push_back(scan_loaded({f}, pack, opt).timings.total_ms);
+          b.push_back(scan_loaded({f}, pack, naive).timings.total_ms);
+        } catch (const Error&) {
+        }
       }
-      c.detected = res.verdict == Verdict::flagged;
-      c.right = c.top == c.ref;
-      if (verbose) std::fprintf(stderr, "\n%s %s: %s %.3f %.0f ms", c.ref.c_str(), c.name.c_str(), c.verdict.c_str(), c.score, c.ms);
-      cases.push_back(c);
-      std::fprintf(stderr, "\r%zu/%zu references", r + 1, ref_inputs.size());
+      std::printf("baseline (verify every reference) on %zu uploads: median %.1f ms vs indexed %.1f ms (%.1fx)\n", a.size(),
+                  pct(b, 0.5), pct(a, 0.5), pct(b, 0.5) / std::max(1e-9, pct(a, 0.5)));
     }
+    std::remove(pack_path.c_str());
+  } catch (const Error& e) {
+    std::fprintf(stderr, "accuracy: %s\n", e.what());
+    return 2;
   }
-  std::fprintf(stderr, "\n");
-  std::vector<Case> dcases;
-  for (size_t d = 0; d < distractors.size(); ++d) {
-    if (verbose) std::fprintf(stderr, "\ndistractor %s", distractors[d].path.c_str());
-    ScanResult res = scan_loaded({distractors[d]}, pack, opt);
-    Case c;
-    c.kind = "distractor";
-    c.name = distractors[d].path;
-    c.verdict = verdict_name(res.verdict);
-    c.ms = res.timings.total_ms;
-    lat.push_back(c.ms);
-    if (!res.matches.empty()) { c.top = res.matches[0].reference; c.score = res.matches[0].score; }
-    dcases.push_back(c);
-  }
-  std::vector<Case> rcases;
-  for (const LoadedFile& f : relatives) {
-    ScanResult res = scan_loaded({f}, pack, opt);
-    Case c;
-    c.kind = "relative";
-    c.name = f.path;
-    c.verdict = verdict_name(res.verdict);
-    if (!res.matches.empty()) { c.top = res.matches[0].reference; c.score = res.matches[0].score; }
-    rcases.push_back(c);
-  }
-  // Report.
-  std::printf("\n| transformation | cases | flagged | review | right reference | median score |\n|---|---|---|---|---|---|\n");
-  std::map<std::string, std::vector<const Case*>> by_kind;
-  for (const Case& c : cases) by_kind[c.kind].push_back(&c);
-  size_t det = 0, right = 0, total = 0;
-  for (VariantKind k : kinds) {
-    auto& list = by_kind[variant_name(k)];
-    size_t f = 0, rv = 0, rt = 0;
-    std::vector<double> scores;
-    for (auto* c : list) { f += c->detected; rv += c->verdict == "review"; rt += c->detected && c->right; scores.push_back(c->score); }
-    det += f; right += rt; total += list.size();
-    std::printf("| %s | %zu | %.1f%% | %.1f%% | %.1f%% | %.2f |\n", variant_name(k), list.size(), 100.0 * f / std::max<size_t>(1, list.size()),
-                100.0 * rv / std::max<size_t>(1, list.size()), 100.0 * rt / std::max<size_t>(1, f), pct(scores, 0.5));
-  }
-  size_t fp_flag = 0, fp_review = 0;
-  std::vector<double> dscores;
-  for (const Case& c : dcases) { fp_flag += c.verdict == "flagged"; fp_review += c.verdict == "review"; dscores.push_back(c.score); }
-  std::printf("\nall variants: %zu cases, detection %.2f%%, right reference in %.2f%% of detections\n", total, 100.0 * det / std::max<size_t>(1, total),
-              100.0 * right / std::max<size_t>(1, det));
-  std::printf("distractors: %zu, flagged %zu (%.2f%%), review %zu (%.2f%%), max score %.3f, p95 score %.3f\n", dcases.size(), fp_flag,
-              100.0 * fp_flag / std::max<size_t>(1, dcases.size()), fp_review, 100.0 * fp_review / std::max<size_t>(1, dcases.size()), pct(dscores, 1.0), pct(dscores, 0.95));
-  for (const Case& c : dcases)
-    if (c.verdict != "clear") std::printf("  false positive: %s -> %s (%.3f)\n", c.name.c_str(), c.top.c_str(), c.score);
-  for (const Case& c : cases)
-    if (!c.detected || !c.right) std::printf("  miss: %s %s -> %s %s (%.3f)\n", c.ref.c_str(), c.name.c_str(), c.verdict.c_str(), c.top.c_str(), c.score);
-  size_t rel_hit = 0;
-  for (const Case& c : rcases) rel_hit += c.verdict != "clear";
-  std::printf("design-family relatives of references (mirror twins, resized variants; not counted above): %zu, %zu not clear\n",
-              rcases.size(), rel_hit);
-  for (const Case& c : rcases) std::printf("  relative: %s -> %s %s (%.3f)\n", c.name.c_str(), c.verdict.c_str(), c.top.c_str(), c.score);
-  std::printf("latency (1 thread): p50 %.1f ms, p95 %.1f ms\n", pct(lat, 0.5), pct(lat, 0.95));
-  if (baseline > 0) {
-    ScanOptions naive = opt;
-    naive.use_index = false;
-    std::vector<double> a, b;
-    for (size_t d = 0; d < std::min(baseline, distractors.size()); ++d) {
-      a.push_back(scan_loaded({distractors[d]}, pack, opt).timings.total_ms);
-      b.push_back(scan_loaded({distractors[d]}, pack, naive).timings.total_ms);
-    }
-    std::printf("baseline (verify every reference) on %zu uploads: median %.1f ms vs indexed %.1f ms (%.1fx)\n", a.size(), pct(b, 0.5), pct(a, 0.5),
-                pct(b, 0.5) / std::max(1e-9, pct(a, 0.5)));
-  }
-  std::remove(pack_path.c_str());
   return 0;
 }

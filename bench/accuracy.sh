@@ -5,7 +5,8 @@
 # ../shared/corpus/printed-parts.tar.zst into /tmp/printed-parts (done here when the archive is
 # there), else Debian's CGAL sample meshes (libcgal-demo). Enrolls references, scans every
 # transformation of each and every distractor, compares with the naive "verify every reference"
-# baseline, and writes bench/results/accuracy.md.
+# baseline, and writes bench/results/accuracy.md. The loop is `partscreen eval`'s (run_eval); its
+# report.json and report.html go to $ACCURACY_REPORT_DIR (default /tmp/partscreen-accuracy-report).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 folder="${1:-}"
@@ -24,5 +25,6 @@ out="$root/bench/results/accuracy.md"
   echo
   echo "\`bench/accuracy.sh $folder $*\` on $(date -u +%Y-%m-%d), $(nproc) cores, partscreen $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo
-  "$root/build/bench/partscreen_bench_accuracy" --refs 30 --distractors 200 --baseline 10 "$@" "$folder"
+  "$root/build/bench/partscreen_bench_accuracy" --refs 30 --distractors 200 --baseline 10 \
+    --out "${ACCURACY_REPORT_DIR:-/tmp/partscreen-accuracy-report}" "$@" "$folder"
 } | tee "$out"

@@ -113,5 +113,6 @@ const CommandSpec& enroll_command();
 const CommandSpec& scan_command();
 const CommandSpec& variant_command();
 const CommandSpec& serve_command();
+const CommandSpec& eval_command();
 
 }  // namespace partscreen::cli

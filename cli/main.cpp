@@ -20,6 +20,7 @@ const std::vector<const CommandSpec*>& commands() {
       &info_command(),
       &variant_command(),
       &serve_command(),
+      &eval_command(),
   };
   return table;
 }
