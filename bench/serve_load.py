@@ -7,6 +7,7 @@ p50/p95/p99 of the accept latency (POST -> 202, bytes durable) and of the verdic
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -83,6 +84,7 @@ def main():
     elapsed = time.time() - t_start
     metrics = svc.request("GET", "/metrics").body.decode()
     svc.stop()
+    shutil.rmtree(svc.data, ignore_errors=True)
 
     ms = lambda v: f"{v * 1000:.0f} ms"  # noqa: E731
     print(f"- uploads: {len(files)} files from {args.uploads} (<= {args.max_file_kb} KB each), "

@@ -53,6 +53,7 @@ class ReviewPageTest(unittest.TestCase):
         finally:
             if svc:
                 svc.stop()
+                shutil.rmtree(svc.data, ignore_errors=True)
             shutil.rmtree(tmp, ignore_errors=True)
 
 
