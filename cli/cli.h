@@ -112,6 +112,7 @@ const CommandSpec& info_command();
 const CommandSpec& enroll_command();
 const CommandSpec& scan_command();
 const CommandSpec& variant_command();
+const CommandSpec& serve_command();
 const CommandSpec& eval_command();
 
 const CommandSpec& key_command();    // cmd_trust.cpp

@@ -19,6 +19,7 @@ const std::vector<const CommandSpec*>& commands() {
       &enroll_command(),
       &info_command(),
       &variant_command(),
+      &serve_command(),
       &eval_command(),
 
       &pack_command(),

@@ -13,8 +13,22 @@ for pkg in "${wanted[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
 
+# The review page's JavaScript (three.js; playwright-core for its browser test) from npm, pinned
+# by service/web/package-lock.json. Skipped when node_modules already matches the lock file.
+web_deps() {
+  local web="$here/../service/web"
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: npm not found (Debian: apt-get install npm): the review page and its test need it" >&2
+    return 1
+  fi
+  if ! cmp -s "$web/package-lock.json" "$web/node_modules/.partscreen-lock" 2>/dev/null; then
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.partscreen-lock)
+  fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all ${#wanted[@]} packages installed"
+  web_deps
   exit 0
 fi
 
@@ -39,3 +53,6 @@ if [[ $need_update -eq 1 ]]; then
   "${sudo[@]}" apt-get update -q
 fi
 "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Debian's nodejs comes without npm (NodeSource's includes it).
+command -v npm >/dev/null 2>&1 || "${sudo[@]}" apt-get install -y -q --no-install-recommends npm
+web_deps
