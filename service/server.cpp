@@ -40,6 +40,7 @@
 #include "partscreen/pack.h"
 #include "partscreen/report.h"
 #include "partscreen/scan.h"
+#include "partscreen/trust.h"
 #include "partscreen/version.h"
 #include "service.h"
 #include "store.h"
@@ -214,7 +215,7 @@ struct Histogram {
 class Service {
 public:
   explicit Service(const ServiceOptions& o)
-      : opt_(o), pack_(Pack::open(o.pack_path)), db_((fs::path(o.data_dir) / "state.sqlite").string()) {
+      : opt_(o), pack_(load_trusted_pack(o.pack_path)), db_((fs::path(o.data_dir) / "state.sqlite").string()) {
     uploads_ = fs::path(o.data_dir) / "uploads";
     fs::create_directories(uploads_);
     // The CLI's JSON lists matches from its report_score up; the service asks the engine for weaker
