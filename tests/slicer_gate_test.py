@@ -293,6 +293,34 @@ class SlicerGateTest(unittest.TestCase):
         self.assertEqual(json.loads(r.stdout)["decision"], "error")
         self.assertFalse(os.path.exists(out + "2"))
 
+    # headless-gate with CuraEngine (Debian's cura-engine ships no machine definitions: the tests'
+    # minimal one, tests/data/gcode/cura_test_printer.def.json).
+    def test_headless_gate_with_curaengine(self):
+        if not shutil.which("CuraEngine"):
+            self.skipTest("CuraEngine is not installed (apt-get install cura-engine)")
+        definition = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "gcode", "cura_test_printer.def.json")
+        env = dict(self.env, PARTSCREEN_BIN=CLI)
+        out = os.path.join(self.dir, "cura-clean.gcode")
+        r = run([HEADLESS, "--pack", self.pack, "--slicer", "cura", "--cura-definition", definition,
+                 "--out", out, self.clean_part], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        record = json.loads(r.stdout)
+        self.assertEqual(record["decision"], "released")
+        self.assertEqual((record["model_scan"]["verdict"], record["gcode_scan"]["verdict"]), ("clear", "clear"))
+        self.assertIn("CuraEngine", os.path.basename(record["slicer"]["command"][0]))
+        self.assertEqual(record["slice"]["exit_code"], 0)
+        self.assertEqual(record["gcode_scan"]["gcode_sha256"], sha256(out))
+        with open(out, errors="replace") as f:
+            head = f.read(4096)
+        self.assertIn(";FLAVOR:", head)  # CuraEngine's header: this G-code came from CuraEngine
+        out = os.path.join(self.dir, "cura-flagged.gcode")
+        r = run([HEADLESS, "--pack", self.pack, "--slicer", "cura", "--cura-definition", definition,
+                 "--out", out, self.flagged_part], env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["decision"], "blocked")
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual([n for n in os.listdir(self.dir) if n.startswith(".headless-gate-")], [])
+
     # install-gate: PrusaSlicer reads the edited profile back and runs the gate from it.
     def test_install_gate_edits_a_profile_prusaslicer_uses(self):
         profile = os.path.join(self.dir, "print.ini")
