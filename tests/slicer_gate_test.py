@@ -353,6 +353,136 @@ class SlicerGateTest(unittest.TestCase):
                          ['post_process = /usr/bin/true;"/bin/echo a b"\n'])
 
 
+    # install-gate on OrcaSlicer and Bambu Studio process presets (JSON). Neither slicer is in
+    # Debian, so the presets are written here the way the slicers save them
+    # (ConfigBase::save_to_json: nlohmann::json, 4-space indent, sorted keys, newline at the end;
+    # a user preset that inherits a system preset holds only what differs from it).
+    def json_home(self):
+        home = os.path.join(self.dir, "home")
+        orca = os.path.join(home, ".config", "OrcaSlicer", "user", "default", "process")
+        bambu = os.path.join(home, ".config", "BambuStudio", "user", "1234567890", "process")
+        os.makedirs(orca)
+        os.makedirs(bambu)
+        presets = {
+            # inherits, no post_process yet
+            os.path.join(orca, "0.20mm Standard @BBL X1C - brackets.json"): {
+                "from": "User", "inherits": "0.20mm Standard @BBL X1C", "is_custom_defined": "0",
+                "name": "0.20mm Standard @BBL X1C - brackets", "print_settings_id": "0.20mm Standard @BBL X1C - brackets",
+                "sparse_infill_density": "25%", "version": "1.9.0.2", "wall_loops": "3"},
+            # a full preset (no parent) with scripts of its own, one value holding two lines
+            os.path.join(bambu, "0.16mm Fine - uploads.json"): {
+                "bottom_shell_layers": "4", "from": "User", "inherits": "", "layer_height": "0.16",
+                "name": "0.16mm Fine - uploads", "post_process": ["/usr/bin/true", "/bin/echo a b\n/bin/echo c"],
+                "print_settings_id": "0.16mm Fine - uploads", "version": "01.09.00.11"},
+        }
+        for path, doc in presets.items():
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(json.dumps(doc, indent=4, sort_keys=True, ensure_ascii=False) + "\n")
+            with open(path[:-5] + ".info", "w") as f:  # the slicers' sync record, not to be touched
+                f.write("sync_info = \nuser_id = \nsetting_id = \nbase_id = GP004\nupdated_time = 1700000000\n")
+        env = dict(self.env, HOME=home)
+        orca_file, bambu_file = sorted(presets, key=lambda p: "BambuStudio" in p)
+        return env, orca_file, bambu_file
+
+    def read_bytes(self, path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def test_install_gate_edits_orcaslicer_and_bambu_studio_presets(self):
+        env, orca, bambu = self.json_home()
+        gate = os.path.realpath(GATE)
+        before = {p: self.read_bytes(p) for p in (orca, bambu)}
+        infos = {p: self.read_bytes(p[:-5] + ".info") for p in (orca, bambu)}
+        r = run([INSTALL, "--orca", "--bambu"], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.count(": added"), 2, r.stdout)
+        with open(orca, encoding="utf-8") as f:
+            doc = json.load(f)
+        self.assertEqual(doc["post_process"], [gate])
+        self.assertEqual(doc["inherits"], "0.20mm Standard @BBL X1C")
+        with open(bambu, encoding="utf-8") as f:
+            doc = json.load(f)
+        self.assertEqual(doc["post_process"], [gate, "/usr/bin/true", "/bin/echo a b\n/bin/echo c"])
+        for p in (orca, bambu):
+            with open(p, encoding="utf-8") as f:
+                text = f.read()
+            # what the slicer itself would write: the same bytes as a 4-space, sorted dump
+            self.assertEqual(text, json.dumps(json.loads(text), indent=4, sort_keys=True, ensure_ascii=False) + "\n")
+            self.assertEqual(self.read_bytes(p + ".before-partscreen"), before[p])
+            self.assertEqual(self.read_bytes(p[:-5] + ".info"), infos[p])
+            self.assertFalse(os.path.exists(p + ".partscreen-tmp"))
+        once = {p: self.read_bytes(p) for p in (orca, bambu)}
+        # idempotent, also when the preset is named directly or through its config folder
+        r = run([INSTALL, orca, os.path.join(env["HOME"], ".config", "BambuStudio")], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.count(": present"), 2, r.stdout)
+        self.assertEqual({p: self.read_bytes(p) for p in (orca, bambu)}, once)
+        # --remove restores the files exactly: the key the gate added goes again
+        r = run([INSTALL, "--remove", "--orca", "--bambu"], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.count(": removed"), 2, r.stdout)
+        self.assertEqual({p: self.read_bytes(p) for p in (orca, bambu)}, before)
+        r = run([INSTALL, "--remove", "--orca"], env=env)
+        self.assertIn(": absent", r.stdout)
+        self.assertEqual(self.read_bytes(orca), before[orca])
+        # --last appends after the preset's own scripts
+        r = run([INSTALL, "--last", bambu], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(bambu, encoding="utf-8") as f:
+            self.assertEqual(json.load(f)["post_process"], ["/usr/bin/true", "/bin/echo a b\n/bin/echo c", gate])
+        # the backup is the state before the first edit, never overwritten by a later edit
+        self.assertEqual(run([INSTALL, "--remove", bambu], env=env).returncode, 0)
+        self.assertEqual(self.read_bytes(bambu + ".before-partscreen"), before[bambu])
+        self.assertEqual(self.read_bytes(bambu), before[bambu])
+
+    def test_install_gate_keeps_the_json_layout_it_finds(self):
+        env, orca, _ = self.json_home()
+        # tab indent, CRLF, key order not sorted, an empty list already present, non-ASCII kept raw
+        text = ('{\r\n\t"name": "Fein – Halterungen",\r\n\t"post_process": [],\r\n\t"from": "User",\r\n'
+                '\t"layer_height": "0.12"\r\n}\r\n')
+        with open(orca, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        r = run([INSTALL, orca], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        gate = os.path.realpath(GATE)
+        self.assertEqual(self.read_bytes(orca).decode("utf-8"),
+                         text.replace('"post_process": []', '"post_process": [\r\n\t\t%s\r\n\t]' % json.dumps(gate)))
+        # an explicit empty list stays an empty list on --remove (it may hide a parent's scripts)
+        self.assertEqual(run([INSTALL, "--remove", orca], env=env).returncode, 0)
+        self.assertEqual(self.read_bytes(orca).decode("utf-8"), text)
+
+    def test_install_gate_refuses_malformed_json_presets(self):
+        env, orca, bambu = self.json_home()
+        good_before = self.read_bytes(orca)
+        cases = {
+            "truncated.json": ('{\n    "from": "User",\n    "post_process": [\n', "malformed JSON"),
+            "trailing-comma.json": ('{\n    "from": "User",\n}\n', "malformed JSON"),
+            "duplicate.json": ('{"post_process": [], "post_process": ["/bin/true"]}\n', "duplicate key"),
+            "not-object.json": ('["post_process"]\n', "not a JSON object"),
+            "numbers.json": ('{"post_process": [1, 2]}\n', "not a list of strings"),
+            "nan.json": ('{"layer_height": NaN}\n', "malformed JSON"),
+            "latin1.json": (b'{"name": "Halterung f\xfcr Rollen"}\n', "not UTF-8"),
+        }
+        folder = os.path.dirname(bambu)
+        for name, (content, reason) in cases.items():
+            path = os.path.join(folder, name)
+            with open(path, "wb") as f:
+                f.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+            r = run([INSTALL, path], env=env)
+            self.assertEqual(r.returncode, 2, name)
+            self.assertIn(path, r.stderr)
+            self.assertIn(reason, r.stderr, name)
+            self.assertIn("left untouched", r.stderr, name)
+            self.assertEqual(self.read_bytes(path), content if isinstance(content, bytes) else content.encode("utf-8"))
+            self.assertFalse(os.path.exists(path + ".before-partscreen"), name)
+            self.assertFalse(os.path.exists(path + ".partscreen-tmp"), name)
+        # the good presets next to the bad ones are still edited; the status says something failed
+        r = run([INSTALL, "--orca", "--bambu"], env=env)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stdout.count(": added"), 2, r.stdout)
+        self.assertNotEqual(self.read_bytes(orca), good_before)
+
+
 if __name__ == "__main__":
     if not PRUSA:
         print("prusa-slicer is not installed: skipping the slicer plugin tests")
