@@ -17,6 +17,9 @@
 
 #include "partscreen/error.h"
 #include "partscreen/gcode.h"
+#include "partscreen/io.h"
+#include "partscreen/pack.h"
+#include "partscreen/scan.h"
 
 namespace {
 
@@ -424,6 +427,76 @@ TEST(GcodeSlicers, CuraTwoPartsThinLayers) {
   // Infill is printed every layer only when its thickness follows the layer height.
   expect_cura_plate({box_with_hole(20, 15, 6, 3), l_bracket(25, 15, 4, 10)},
                     "-s layer_height=0.15 -s infill_sparse_thickness=0.15", "cura_two", 0.15);
+}
+
+// CGAL's pinion (libcgal-demo) moved and scaled to a printable 60 mm as `partscreen eval` does
+// for its slicer cases. Its bevelled flanks slope so that the step between layers is narrower
+// than a bead: no skin shows there, only walls, whose normals must tilt with the slope.
+// Before wall normals followed the outline's drift between layers, a quarter of the wall
+// points faced more than 45 degrees away from the mesh and the CuraEngine job scanned clear
+// (0.35 against the pinion's own signature, the mesh itself scores 1.00).
+TEST(GcodeSlicers, CuraSlopedPinionFacesTheMeshAndIsFlagged) {
+  REQUIRE_CURA();
+  const std::string off = std::string(PARTSCREEN_CGAL_MESHES) + "/pinion.off";
+  ASSERT_TRUE(std::ifstream(off).good()) << off << " missing: install libcgal-demo and re-run cmake";
+  const partscreen::Mesh raw = partscreen::load_file(off).mesh;
+  double lo[3] = {1e30, 1e30, 1e30}, hi[3] = {-1e30, -1e30, -1e30};
+  for (size_t v = 0; v < raw.vertex_count(); ++v)
+    for (int a = 0; a < 3; ++a) {
+      lo[a] = std::min(lo[a], double(raw.positions[3 * v + a]));
+      hi[a] = std::max(hi[a], double(raw.positions[3 * v + a]));
+    }
+  const double factor = 60.0 / std::max({hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]});
+  TestMesh pinion{"pinion", {}};
+  for (size_t t = 0; t < raw.triangle_count(); ++t) {
+    Tri tri;
+    for (int k = 0; k < 3; ++k)
+      for (int a = 0; a < 3; ++a) tri[k][a] = (raw.positions[3 * raw.indices[3 * t + k] + a] - lo[a]) * factor;
+    pinion.tris.push_back(tri);
+  }
+  TempDir dir;
+  const std::string g = cura_slice(dir, {pinion}, "", "pinion");
+  const auto objs = partscreen::read_gcode_file(g);
+  ASSERT_EQ(objs.size(), 1u);
+  const Placed pl = place(objs[0], {pinion});
+  // Every point's normal against the normal of the mesh triangle nearest to it.
+  size_t points = 0, facing = 0, tilted = 0;
+  const OrientedSurface& s = objs[0];
+  for (size_t i = 0; i < s.positions.size(); i += 3 * 11) {
+    const std::array<double, 3> p = {s.positions[i] - pl.dx, s.positions[i + 1] - pl.dy, s.positions[i + 2]};
+    double best = 1e30;
+    const Tri* nearest = nullptr;
+    for (const Tri& t : pinion.tris) {
+      const double d = point_tri_dist(p, t);
+      if (d < best) {
+        best = d;
+        nearest = &t;
+      }
+    }
+    const Tri& t = *nearest;
+    const double ux = t[1][0] - t[0][0], uy = t[1][1] - t[0][1], uz = t[1][2] - t[0][2];
+    const double vx = t[2][0] - t[0][0], vy = t[2][1] - t[0][1], vz = t[2][2] - t[0][2];
+    const double nx = uy * vz - uz * vy, ny = uz * vx - ux * vz, nz = ux * vy - uy * vx;
+    const double agree = (nx * s.normals[i] + ny * s.normals[i + 1] + nz * s.normals[i + 2]) / std::sqrt(nx * nx + ny * ny + nz * nz);
+    ++points;
+    facing += agree > 0.7;
+    tilted += std::fabs(s.normals[i + 2]) > 0.2 && std::fabs(s.normals[i + 2]) < 0.95;
+  }
+  ASSERT_GT(points, 1000u);
+  EXPECT_GE(double(facing) / points, 0.97) << "points facing within 45 degrees of the mesh";
+  EXPECT_GE(double(tilted) / points, 0.10) << "the flanks' points are neither walls nor skins";
+
+  // The job against the pinion's signature among other sample parts.
+  std::vector<partscreen::ReferenceInput> refs;
+  for (const char* stem : {"pinion", "rotor", "spool", "anchor"})
+    refs.push_back(partscreen::ReferenceInput{std::string(PARTSCREEN_CGAL_MESHES) + "/" + stem + ".off", stem, "demo", ""});
+  const std::string pack_path = dir.path + "/refs.pack";
+  partscreen::enroll(refs, pack_path);
+  const partscreen::ScanResult r = partscreen::scan_files({g}, partscreen::Pack::open(pack_path));
+  EXPECT_EQ(r.verdict, partscreen::Verdict::flagged);
+  ASSERT_FALSE(r.matches.empty());
+  EXPECT_EQ(r.matches[0].reference, "pinion");
+  EXPECT_GE(r.matches[0].score, 0.9);
 }
 
 // ---- reader semantics on hand-written G-code ---------------------------------------------

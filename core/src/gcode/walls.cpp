@@ -594,6 +594,85 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
   (void)base;
 }
 
+// Wall samples carry the bead's horizontal normal, but a sloped surface is printed as terraces:
+// its outline drifts along the normal from layer to layer, by dn per dz of height, and the true
+// normal is (n_xy, -dn/dz) normalised. Where that slope is steeper than 45 degrees from the
+// vertical, the step between layers is narrower than a bead and no skin shows either, so
+// without this the surface is there but faces the wrong way (a bevel, a chamfer, a cone: what
+// coverage and the descriptors then miss). The drift is measured per wall sample against the
+// same-facing wall samples of up to two layers below and two above (the one nearest along the
+// tangent in each layer), as a least-squares slope per side. A terrace edge (one side vertical,
+// the other stepping) keeps the smaller slope, and a ridge (sides disagreeing in sign) stays
+// vertical, so only surfaces sloping on both sides, or at their last layer, are tilted.
+void tilt_wall_normals(std::vector<float>& p, std::vector<float>& n, const std::vector<uint8_t>& wall, double h) {
+  const size_t np = wall.size();
+  constexpr double kMaxSlope = 3.5;  // dn / dz beyond this: a ledge, covered by skins
+  constexpr int kLayers = 2;
+  const double max_dn = kMaxSlope * (kLayers + 0.5) * h + 0.1, max_dt = 0.6;
+  const double cell = std::max(std::hypot(max_dn, max_dt), 0.5);
+  auto key_of = [&](double x, double y, int64_t iz) {
+    const int64_t ix = std::clamp<int64_t>(static_cast<int64_t>(std::floor(x / cell)) + (1 << 20), 0, (1 << 21) - 1);
+    const int64_t iy = std::clamp<int64_t>(static_cast<int64_t>(std::floor(y / cell)) + (1 << 20), 0, (1 << 21) - 1);
+    return (static_cast<uint64_t>(std::clamp<int64_t>(iz, 0, (1 << 22) - 1)) << 42) | (static_cast<uint64_t>(iy) << 21) |
+           static_cast<uint64_t>(ix);
+  };
+  auto layer_of = [&](double z) { return static_cast<int64_t>(std::floor(z / h)) + 8; };  // samples sit mid-layer
+  std::vector<std::pair<uint64_t, uint32_t>> index;
+  index.reserve(np);
+  for (size_t i = 0; i < np; ++i)
+    if (wall[i]) index.emplace_back(key_of(p[3 * i], p[3 * i + 1], layer_of(p[3 * i + 2])), static_cast<uint32_t>(i));
+  std::sort(index.begin(), index.end());
+  std::vector<float> tilted(n);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, np, 1024), [&](const tbb::blocked_range<size_t>& rg) {
+    for (size_t i = rg.begin(); i != rg.end(); ++i) {
+      if (!wall[i]) continue;
+      const double px = p[3 * i], py = p[3 * i + 1], pz = p[3 * i + 2], nx = n[3 * i], ny = n[3 * i + 1];
+      const int64_t iz = layer_of(pz);
+      const int64_t cx = static_cast<int64_t>(std::floor(px / cell)), cy = static_cast<int64_t>(std::floor(py / cell));
+      double sdd[2] = {0, 0}, szz[2] = {0, 0};  // per side (below, above): sum dz * dn, sum dz^2
+      for (int side = 0; side < 2; ++side)
+        for (int j = 1; j <= kLayers; ++j) {
+          const int64_t lz = side ? iz + j : iz - j;
+          double best_t = max_dt, best_dn = 0, best_dz = 0;
+          for (int64_t oy = cy - 1; oy <= cy + 1; ++oy)
+            for (int64_t ox = cx - 1; ox <= cx + 1; ++ox) {
+              const uint64_t k = key_of((ox + 0.5) * cell, (oy + 0.5) * cell, lz);
+              auto it = std::lower_bound(index.begin(), index.end(), std::make_pair(k, uint32_t(0)));
+              for (; it != index.end() && it->first == k; ++it) {
+                const uint32_t q = it->second;
+                if (n[3 * q] * nx + n[3 * q + 1] * ny < 0.5) continue;  // another wall facing elsewhere
+                const double dx = p[3 * q] - px, dy = p[3 * q + 1] - py, dz = p[3 * q + 2] - pz;
+                if (std::fabs(dz) < 0.5 * h || (dz > 0) != (side == 1)) continue;
+                const double dt = std::fabs(-dx * ny + dy * nx), dn = dx * nx + dy * ny;
+                if (dt < best_t && std::fabs(dn) <= kMaxSlope * std::fabs(dz) + 0.1) {
+                  best_t = dt;
+                  best_dn = dn;
+                  best_dz = dz;
+                }
+              }
+            }
+          if (best_dz != 0) {
+            sdd[side] += best_dz * best_dn;
+            szz[side] += best_dz * best_dz;
+          }
+        }
+      double slope = 0;
+      const bool lo = szz[0] > 0, hi = szz[1] > 0;
+      if (lo && hi) {
+        const double a = sdd[0] / szz[0], b = sdd[1] / szz[1];
+        slope = (a > 0) == (b > 0) ? (std::fabs(a) < std::fabs(b) ? a : b) : 0.0;
+      } else if (lo || hi) {
+        slope = lo ? sdd[0] / szz[0] : sdd[1] / szz[1];
+      }
+      const double len = std::sqrt(1 + slope * slope);
+      tilted[3 * i] = static_cast<float>(nx / len);
+      tilted[3 * i + 1] = static_cast<float>(ny / len);
+      tilted[3 * i + 2] = static_cast<float>(-slope / len);
+    }
+  });
+  n.swap(tilted);
+}
+
 }  // namespace
 
 std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segment>&& segs, const GcodeOptions& opt,
@@ -980,6 +1059,7 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   // --- Points ----------------------------------------------------------------------------
   struct Pts {
     std::vector<float> p, n;
+    std::vector<uint8_t> wall;
     double area = 0;
   };
   std::vector<Pts> pts(objs.size());
@@ -1088,10 +1168,14 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
       Pts& P = pts[e.object];
       P.p.insert(P.p.end(), e.p, e.p + 3);
       P.n.insert(P.n.end(), e.n, e.n + 3);
+      P.wall.push_back(e.skin ? 0 : 1);
       P.area += e.skin ? skin_area : wall_area;
     }
     std::vector<Emitted>().swap(emitted[r]);
   }
+  if (!spiral)
+    for (size_t o = 0; o < objs.size(); ++o)
+      if (objs[o].keep) tilt_wall_normals(pts[o].p, pts[o].n, pts[o].wall, h_est);
 
   // --- Surfaces --------------------------------------------------------------------------
   std::vector<OrientedSurface> out;
