@@ -282,10 +282,10 @@ std::string read_all(const std::string& path) {
 #define REQUIRE_PRUSA()                                                                           \
   if (!have("prusa-slicer")) GTEST_SKIP() << "prusa-slicer is not installed (apt-get install prusa-slicer)"
 
-void expect_plate(const std::vector<TestMesh>& meshes, const std::string& args, const std::string& tag,
-                  double layer_height) {
-  TempDir dir;
-  const std::string g = prusa_slice(dir, meshes, args, tag);
+// The checks every sliced plate gets: one object per mesh, the layer height, the skirt dropped,
+// walls close to and covering each mesh; with check_height, each object as tall as its mesh.
+void expect_rebuilt_plate(const std::string& g, const std::vector<TestMesh>& meshes, const std::string& tag,
+                          double layer_height, bool check_height) {
   GcodeStats st;
   const auto objs = partscreen::read_gcode_file(g, {}, &st);
   ASSERT_EQ(objs.size(), meshes.size()) << tag;
@@ -296,9 +296,19 @@ void expect_plate(const std::vector<TestMesh>& meshes, const std::string& args, 
     const auto [close, cover] = compare(s, pl);
     EXPECT_GE(close, 0.97) << tag << " " << s.name << " (" << pl.mesh->name << "): wall points within 0.3 mm";
     EXPECT_GE(cover, 0.90) << tag << " " << s.name << " (" << pl.mesh->name << "): side walls covered";
+    if (check_height) {
+      const Bounds b = mesh_bounds(*pl.mesh);
+      EXPECT_NEAR(s.bounds.max[2] - s.bounds.min[2], b.hi[2] - b.lo[2], 0.25) << tag << " " << s.name << ": height";
+    }
     EXPECT_FALSE(s.walls_only);
     EXPECT_GT(s.area_mm2, 0.0);
   }
+}
+
+void expect_plate(const std::vector<TestMesh>& meshes, const std::string& args, const std::string& tag,
+                  double layer_height) {
+  TempDir dir;
+  expect_rebuilt_plate(prusa_slice(dir, meshes, args, tag), meshes, tag, layer_height, false);
 }
 
 #define REQUIRE_CURA()                                                                            \
@@ -325,22 +335,7 @@ std::string cura_slice(const TempDir& dir, const std::vector<TestMesh>& meshes, 
 void expect_cura_plate(const std::vector<TestMesh>& meshes, const std::string& args, const std::string& tag,
                        double layer_height) {
   TempDir dir;
-  const std::string g = cura_slice(dir, meshes, args, tag);
-  GcodeStats st;
-  const auto objs = partscreen::read_gcode_file(g, {}, &st);
-  ASSERT_EQ(objs.size(), meshes.size()) << tag;
-  EXPECT_NEAR(st.layer_height_mm, layer_height, 0.011) << tag;
-  EXPECT_GT(st.dropped_objects, 0u) << tag << ": the skirt should be found and dropped";
-  for (const auto& s : objs) {
-    const Placed pl = place(s, meshes);
-    const auto [close, cover] = compare(s, pl);
-    EXPECT_GE(close, 0.97) << tag << " " << s.name << " (" << pl.mesh->name << "): wall points within 0.3 mm";
-    EXPECT_GE(cover, 0.90) << tag << " " << s.name << " (" << pl.mesh->name << "): side walls covered";
-    const Bounds b = mesh_bounds(*pl.mesh);
-    EXPECT_NEAR(s.bounds.max[2] - s.bounds.min[2], b.hi[2] - b.lo[2], 0.25) << tag << " " << s.name << ": height";
-    EXPECT_FALSE(s.walls_only);
-    EXPECT_GT(s.area_mm2, 0.0);
-  }
+  expect_rebuilt_plate(cura_slice(dir, meshes, args, tag), meshes, tag, layer_height, true);
 }
 
 }  // namespace
