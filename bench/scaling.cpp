@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   std::string folder;
   std::vector<size_t> sizes{100, 1000};
   size_t queries = 10, upload_triangles = 100000;
+  std::string pack_dir;  // --pack-dir: keep the packs there and reuse them (enrolling 10k takes minutes)
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -61,10 +62,11 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--queries") queries = std::stoul(next());
     else if (a == "--triangles") upload_triangles = std::stoul(next());
-    else if (a == "--help") { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] FOLDER"); return 0; }
+    else if (a == "--pack-dir") pack_dir = next();
+    else if (a == "--help") { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] [--pack-dir DIR] FOLDER"); return 0; }
     else folder = a;
   }
-  if (folder.empty()) { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] FOLDER"); return 2; }
+  if (folder.empty()) { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] [--pack-dir DIR] FOLDER"); return 2; }
   std::vector<std::string> files;
   for (auto& e : fs::recursive_directory_iterator(folder))
     if (e.is_regular_file() && (e.path().extension() == ".stl" || e.path().extension() == ".STL")) files.push_back(e.path().string());
@@ -102,10 +104,19 @@ int main(int argc, char** argv) {
       r.mesh = i < usable ? base[i] : stretched(base[i % usable], shape_rng);
       refs.push_back(std::move(r));
     }
-    const std::string pack_path = (fs::temp_directory_path() / ("partscreen-scaling-" + std::to_string(n) + ".pack")).string();
+    const fs::path dir = pack_dir.empty() ? fs::temp_directory_path() : fs::path(pack_dir);
+    // The held-out parts depend on --queries: a pack kept for another count would enrol them.
+    const std::string pack_path =
+        (dir / ("partscreen-scaling-" + std::to_string(n) + "-q" + std::to_string(queries) + ".pack")).string();
     auto t0 = std::chrono::steady_clock::now();
-    EnrollReport er = enroll_meshes(refs, pack_path);
-    double enrol_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double enrol_s = 0;
+    uint64_t pack_bytes = 0;
+    if (!pack_dir.empty() && fs::exists(pack_path)) {
+      pack_bytes = fs::file_size(pack_path);  // reused: enrolment is deterministic for a folder
+    } else {
+      pack_bytes = enroll_meshes(refs, pack_path).pack_bytes;
+      enrol_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     Pack pack = Pack::open(pack_path);
     ScanOptions opt;
     opt.threads = 1;
@@ -131,10 +142,10 @@ int main(int argc, char** argv) {
     }
     medians.push_back(pct(ms, 0.5));
     std::printf("| %zu | %.1f | %.0f | %.1f | %.1f | %.1f / %.1f / %.1f | %zu/%zu | %zu/%zu |\n", n,
-                double(er.pack_bytes) / 1048576.0, enrol_s, pct(ms, 0.5), pct(ms, 0.95), pct(feat, 0.5), pct(cand, 0.5),
+                double(pack_bytes) / 1048576.0, enrol_s, pct(ms, 0.5), pct(ms, 0.95), pct(feat, 0.5), pct(cand, 0.5),
                 pct(ver, 0.5), found, found_total, clear, clear_total);
     std::fflush(stdout);
-    std::remove(pack_path.c_str());
+    if (pack_dir.empty()) std::remove(pack_path.c_str());
   }
   for (size_t i = 1; i < sizes.size(); ++i)
     std::printf("scan median %zu refs / %zu refs: %.2fx\n", sizes[i], sizes[i - 1], medians[i] / std::max(1e-9, medians[i - 1]));

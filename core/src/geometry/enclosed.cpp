@@ -12,14 +12,19 @@ struct Grid {
   int n[3] = {0, 0, 0};
   float origin[3] = {0, 0, 0};
   float cell = 1.f;
+  float inv_cell = 1.f;
   std::vector<uint8_t> state;  // 0 empty, 1 surface, 2 outside air
   size_t index(int x, int y, int z) const { return (size_t(z) * n[1] + y) * n[0] + x; }
   bool cell_of(const float p[3], int c[3]) const {
     for (int k = 0; k < 3; ++k) {
-      c[k] = int(std::floor((p[k] - origin[k]) / cell));
+      c[k] = int(std::floor((p[k] - origin[k]) * inv_cell));
       if (c[k] < 0 || c[k] >= n[k]) return false;
     }
     return true;
+  }
+  void mark(const float p[3]) {
+    int c[3];
+    if (cell_of(p, c)) state[index(c[0], c[1], c[2])] = 1;
   }
 };
 
@@ -38,39 +43,63 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   if (!(extent > 0.f) || resolution < 8) return out;
   Grid g;
   g.cell = extent / float(resolution - 4);
+  g.inv_cell = 1.f / g.cell;
   for (int k = 0; k < 3; ++k) {
     g.origin[k] = b.min[k] - float(close_cells + 2) * g.cell;  // a free border all round: the flood starts there
     g.n[k] = std::max(5, int(std::ceil((b.max[k] - b.min[k]) / g.cell)) + 2 * close_cells + 5);
   }
   g.state.assign(size_t(g.n[0]) * g.n[1] * g.n[2], 0);
 
-  // Surface cells: points on each triangle at most half a cell apart (no gaps for the air to leak
-  // through, however thin a wall).
+  // Surface cells: points on each triangle at most about half a cell apart (no gaps for the air
+  // to leak through, however thin a wall). Rows run parallel to the longest edge, so a sliver
+  // (common in CAD exports) costs samples along its length only, not length squared.
   const uint32_t first = component.first_triangle, end = first + component.triangle_count;
   for (uint32_t t = first; t < end; ++t) {
-    float a[3], bb[3], c[3];
-    vertex(mesh, t, 0, a);
-    vertex(mesh, t, 1, bb);
-    vertex(mesh, t, 2, c);
-    float longest = 0.f;
-    for (const float* e : {bb, c}) {
-      float d2 = 0.f;
-      for (int k = 0; k < 3; ++k) d2 += (e[k] - a[k]) * (e[k] - a[k]);
-      longest = std::max(longest, std::sqrt(d2));
+    float v[3][3];
+    for (int k = 0; k < 3; ++k) vertex(mesh, t, k, v[k]);
+    float len2[3];
+    for (int e = 0; e < 3; ++e) {
+      const float* a = v[e];
+      const float* b = v[(e + 1) % 3];
+      len2[e] = (b[0] - a[0]) * (b[0] - a[0]) + (b[1] - a[1]) * (b[1] - a[1]) + (b[2] - a[2]) * (b[2] - a[2]);
     }
-    float bc2 = 0.f;
-    for (int k = 0; k < 3; ++k) bc2 += (c[k] - bb[k]) * (c[k] - bb[k]);
-    longest = std::max(longest, std::sqrt(bc2));
-    const int steps = std::min(4096, std::max(1, int(std::ceil(2.f * longest / g.cell))));
-    for (int i = 0; i <= steps; ++i)
-      for (int j = 0; i + j <= steps; ++j) {
-        const float u = float(i) / steps, v = float(j) / steps;
-        float p[3];
-        for (int k = 0; k < 3; ++k) p[k] = a[k] + u * (bb[k] - a[k]) + v * (c[k] - a[k]);
-        int cell[3];
-        if (g.cell_of(p, cell)) g.state[g.index(cell[0], cell[1], cell[2])] = 1;
+    const int e = int(std::max_element(len2, len2 + 3) - len2);
+    const float* p = v[e];
+    const float* q = v[(e + 1) % 3];
+    const float* r = v[(e + 2) % 3];
+    const float longest = std::sqrt(len2[e]);
+    float pq[3], pr[3];
+    for (int k = 0; k < 3; ++k) {
+      pq[k] = q[k] - p[k];
+      pr[k] = r[k] - p[k];
+    }
+    const float cx = pq[1] * pr[2] - pq[2] * pr[1], cy = pq[2] * pr[0] - pq[0] * pr[2], cz = pq[0] * pr[1] - pq[1] * pr[0];
+    const float height = longest > 0.f ? std::sqrt(cx * cx + cy * cy + cz * cz) / longest : 0.f;
+    // The angles at p and q are acute (pq is the longest edge), so every point between two rows
+    // projects onto the longer of them: within half a cell across, a quarter along.
+    const int rows = std::min(4096, std::max(1, int(std::ceil(2.f * height * g.inv_cell))));
+    for (int i = 0; i <= rows; ++i) {
+      const float u = float(i) / rows;
+      float s0[3], s1[3];
+      for (int k = 0; k < 3; ++k) {
+        s0[k] = p[k] + u * (r[k] - p[k]);
+        s1[k] = q[k] + u * (r[k] - q[k]);
       }
+      const int steps = std::min(4096, std::max(1, int(std::ceil(2.f * (1.f - u) * longest * g.inv_cell))));
+      for (int j = 0; j <= steps; ++j) {
+        const float w = float(j) / steps;
+        const float x[3] = {s0[0] + w * (s1[0] - s0[0]), s0[1] + w * (s1[1] - s0[1]), s0[2] + w * (s1[2] - s0[2])};
+        g.mark(x);
+      }
+    }
   }
+
+  // The grid keeps close_cells + 2 empty layers around the component's box, so thickened surface
+  // never reaches the outermost layer, and cells off it have all six neighbours in the grid: the
+  // loops below step by index offsets without bounds checks.
+  const ptrdiff_t dx = 1, dy = g.n[0], dz = ptrdiff_t(g.n[0]) * g.n[1];
+  const ptrdiff_t offsets[6] = {-dx, dx, -dy, dy, -dz, dz};
+  const size_t cells = g.state.size();
 
   // Openings narrower than about 2 * close_cells cells (drain holes in a shell around a buried
   // part) must not let the outside in: the surface is thickened by close_cells first
@@ -78,43 +107,39 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   // of the surface).
   for (int pass = 0; pass < close_cells; ++pass) {
     std::vector<uint8_t> grown = g.state;
-    for (int z = 0; z < g.n[2]; ++z)
-      for (int y = 0; y < g.n[1]; ++y)
-        for (int x = 0; x < g.n[0]; ++x) {
-          if (g.state[g.index(x, y, z)] != 1) continue;
-          if (x > 0) grown[g.index(x - 1, y, z)] = 1;
-          if (x + 1 < g.n[0]) grown[g.index(x + 1, y, z)] = 1;
-          if (y > 0) grown[g.index(x, y - 1, z)] = 1;
-          if (y + 1 < g.n[1]) grown[g.index(x, y + 1, z)] = 1;
-          if (z > 0) grown[g.index(x, y, z - 1)] = 1;
-          if (z + 1 < g.n[2]) grown[g.index(x, y, z + 1)] = 1;
-        }
+    for (size_t i = 0; i < cells; ++i)
+      if (g.state[i] == 1)
+        for (ptrdiff_t o : offsets) grown[size_t(ptrdiff_t(i) + o)] = 1;
     g.state.swap(grown);
   }
 
-  // Outside air: empty cells connected to the grid's border (6-connected flood).
+  // Outside air: empty cells connected to the grid's border (6-connected flood). The border layer
+  // is air by construction; the flood starts from the layer inside it.
   std::vector<uint32_t> stack;
-  auto push = [&](int x, int y, int z) {
-    const size_t i = g.index(x, y, z);
-    if (g.state[i] != 0) return;
-    g.state[i] = 2;
-    stack.push_back(uint32_t(i));
-  };
   for (int z = 0; z < g.n[2]; ++z)
     for (int y = 0; y < g.n[1]; ++y)
-      for (int x = 0; x < g.n[0]; ++x)
-        if (x == 0 || y == 0 || z == 0 || x == g.n[0] - 1 || y == g.n[1] - 1 || z == g.n[2] - 1) push(x, y, z);
-  const size_t plane = size_t(g.n[0]) * g.n[1];
+      for (int x = 0; x < g.n[0]; ++x) {
+        const bool border = x == 0 || y == 0 || z == 0 || x == g.n[0] - 1 || y == g.n[1] - 1 || z == g.n[2] - 1;
+        if (border) {
+          g.state[g.index(x, y, z)] = 2;
+        } else if (x == 1 || y == 1 || z == 1 || x == g.n[0] - 2 || y == g.n[1] - 2 || z == g.n[2] - 2) {
+          const size_t i = g.index(x, y, z);
+          if (g.state[i] == 0) {
+            g.state[i] = 2;
+            stack.push_back(uint32_t(i));
+          }
+        }
+      }
   while (!stack.empty()) {
     const size_t i = stack.back();
     stack.pop_back();
-    const int x = int(i % g.n[0]), y = int((i / g.n[0]) % g.n[1]), z = int(i / plane);
-    if (x > 0) push(x - 1, y, z);
-    if (x + 1 < g.n[0]) push(x + 1, y, z);
-    if (y > 0) push(x, y - 1, z);
-    if (y + 1 < g.n[1]) push(x, y + 1, z);
-    if (z > 0) push(x, y, z - 1);
-    if (z + 1 < g.n[2]) push(x, y, z + 1);
+    for (ptrdiff_t o : offsets) {
+      const size_t j = size_t(ptrdiff_t(i) + o);
+      if (g.state[j] == 0) {
+        g.state[j] = 2;
+        stack.push_back(uint32_t(j));
+      }
+    }
   }
 
   // A triangle sees outside when, stepping from its centroid along +normal or -normal, the first

@@ -58,7 +58,8 @@ struct Pair {
   int16_t rung;
   uint32_t upload_kp;
   uint32_t pack_kp;
-  bool nearest;  // the upload keypoint's best match in the pack
+  uint8_t nearest;  // 2: the upload keypoint's best match in the pack; 1: a twin reference's
+                    // match nearly as close (see kTwinVoteRatio); 0: a correspondence only
 };
 
 struct PieceMatch {
@@ -112,8 +113,11 @@ int rung_for_scale(const Part& part, const ReferenceRecord& rec, float scale) {
 // Descriptor pairs of one part against the pack. Every upload keypoint keeps its kPairsPerQuery
 // nearest pack keypoints within the match distance (the correspondences RANSAC samples from);
 // its single nearest one is also its vote (`nearest` set on that pair): nearest-neighbour voting
-// concentrates on the right reference where counting every pair would reward generic ones.
+// concentrates on the right reference where counting every pair would reward generic ones
+// (near-twin references excepted, see pair_query).
 constexpr size_t kPairsPerQuery = 4;
+constexpr float kTwinVoteRatio = 1.1f;
+constexpr double kMirrorTwinTie = 0.01;  // scores this close are a tie between mirror twins
 
 template <class Entries>
 void pair_query(const uint8_t* q, int16_t rung, uint32_t upload_kp, const PackData& pack, Entries&& for_each_entry,
@@ -133,7 +137,21 @@ void pair_query(const uint8_t* q, int16_t rung, uint32_t upload_kp, const PackDa
     }
     for (size_t i = n - 1; i > 0 && best[i].d2 < best[i - 1].d2; --i) std::swap(best[i], best[i - 1]);
   });
-  for (size_t i = 0; i < n; ++i) pairs.push_back(Pair{rung, upload_kp, best[i].kp, i == 0});
+  // Near-twins in one pack (a part and its revision, left and right hands) have keypoints at
+  // almost the same descriptor distance; a single nearest vote splits between them at random and
+  // can leave both below the candidate cut. So every other reference whose match is within
+  // kTwinVoteRatio of the nearest distance gets a vote from this query too (one per reference).
+  const double ratio2 = double(kTwinVoteRatio) * kTwinVoteRatio;
+  uint32_t voted[kPairsPerQuery];
+  size_t nv = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t vote = 0;
+    const uint32_t ref = pack.keypoints[best[i].kp].reference;
+    if (i == 0) vote = 2;
+    else if (double(best[i].d2) <= ratio2 * double(best[0].d2) && std::find(voted, voted + nv, ref) == voted + nv) vote = 1;
+    if (vote) voted[nv++] = ref;
+    pairs.push_back(Pair{rung, upload_kp, best[i].kp, vote});
+  }
 }
 
 // (kMaxQueriesPerRung: see build_part_features)
@@ -199,7 +217,7 @@ std::vector<Vote> tally(const std::vector<Pair>& pairs, const PackData& pack) {
     uint32_t ref = pack.keypoints[p.pack_kp].reference;
     if (pack.references[ref].revoked) continue;  // withdrawn by the publisher (pack metadata)
     hits[(uint64_t(ref) << 8) | uint8_t(p.rung - kRungMin)].push_back(p.pack_kp);
-    ++queries[p.rung - kRungMin];
+    if (p.nearest == 2) ++queries[p.rung - kRungMin];
   }
   struct RungVote { int rung; double strength; double fit; };
   std::unordered_map<uint32_t, std::vector<RungVote>> by_ref;
@@ -655,8 +673,12 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       std::fprintf(stderr, "part %zu: area %.1f dense %zu kps %zu pairs %zu\n", i, parts[i].area, parts[i].dense.size(), nkp, pairs[i].size());
       std::vector<Vote> v = votes[i];
       std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.strength > b.strength; });
-      for (size_t k = 0; k < v.size() && k < 4; ++k)
-        std::fprintf(stderr, "  vote %s rung %d strength %.3f\n", pd.references[v[k].reference].id.c_str(), v[k].rung, v[k].strength);
+      // PARTSCREEN_DEBUG_REF=ID also prints where that reference ranks (why was it not verified?).
+      const char* watch = std::getenv("PARTSCREEN_DEBUG_REF");
+      for (size_t k = 0; k < v.size(); ++k)
+        if (k < 4 || (watch && pd.references[v[k].reference].id == watch))
+          std::fprintf(stderr, "  vote %s rung %d strength %.3f (rank %zu of %zu)\n", pd.references[v[k].reference].id.c_str(),
+                       v[k].rung, v[k].strength, k + 1, v.size());
     }
     for (size_t t = 0; t < pieces.size(); ++t)
       std::fprintf(stderr, "piece ref %s part %u: coverage %.3f score %.3f scale %.3f mirrored %d\n",
@@ -839,6 +861,14 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   std::sort(result.matches.begin(), result.matches.end(), [](const Match& a, const Match& b) {
     return a.score > b.score || (a.score == b.score && a.reference < b.reference);
   });
+  // A part and its mirror twin (left and right hands, both enrolled) explain an upload equally
+  // well, one of them mirrored. The one that needs no mirroring is what was uploaded: on a
+  // near-tie it is named first.
+  for (size_t i = 0; i + 1 < result.matches.size(); ++i) {
+    Match& a = result.matches[i];
+    Match& b = result.matches[i + 1];
+    if (a.mirrored && !b.mirrored && a.score - b.score < kMirrorTwinTie) std::swap(a, b);
+  }
   result.timings.verify_ms = ms_since(t_verify);
 }
 
