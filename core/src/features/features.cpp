@@ -170,6 +170,8 @@ PointGrid::PointGrid(const std::vector<Vec3>& points, float cell) : points_(&poi
   sorted_.resize(n);
   std::iota(sorted_.begin(), sorted_.end(), 0);
   std::sort(sorted_.begin(), sorted_.end(), [&](int32_t a, int32_t b) { return cells[a] < cells[b]; });
+  sorted_points_.resize(n);
+  for (size_t i = 0; i < n; ++i) sorted_points_[i] = points[size_t(sorted_[i])];
   size_t cap = 16;
   while (cap < n * 2) cap <<= 1;
   table_.assign(cap, Slot{0, 0, 0, 0, 0});
@@ -226,15 +228,23 @@ inline void soft_bin(float x, int n, int& b0, int& b1, float& w1) {
   if (b1 >= n) { b1 = n - 1; }
 }
 
-inline void add2(float* h, int ny, float x, int nx, float y, float w) {
-  int x0, x1, y0, y1;
-  float wx, wy;
-  soft_bin(x, nx, x0, x1, wx);
+// Adds weight w at (x, y) to an nx-by-ny histogram, x already binned (x0, x1, wx): two blocks
+// share the distance bins, computed once per neighbour.
+inline void add2_binned(float* h, int ny, int x0, int x1, float wx, float y, float w) {
+  int y0, y1;
+  float wy;
   soft_bin(y, ny, y0, y1, wy);
   h[x0 * ny + y0] += w * (1 - wx) * (1 - wy);
   h[x0 * ny + y1] += w * (1 - wx) * wy;
   h[x1 * ny + y0] += w * wx * (1 - wy);
   h[x1 * ny + y1] += w * wx * wy;
+}
+
+inline void add2(float* h, int ny, float x, int nx, float y, float w) {
+  int x0, x1;
+  float wx;
+  soft_bin(x, nx, x0, x1, wx);
+  add2_binned(h, ny, x0, x1, wx, y, w);
 }
 
 }  // namespace
@@ -265,8 +275,11 @@ Features describe(const Cloud& nb, float radius, size_t max_keypoints) {
       float c = nb.normals[j].dot(n);
       float e = nb.normals[j].dot(v) / d;
       add2(h, kH, a, kA, 0.5f * (hh + 1.f), w);
-      add2(h + kBlock1, kC, d, kD, 0.5f * (c + 1.f), w);
-      add2(h + kBlock1 + kBlock2, kE, d, kD, 0.5f * (e + 1.f), w);
+      int d0, d1;
+      float wd;
+      soft_bin(d, kD, d0, d1, wd);
+      add2_binned(h + kBlock1, kC, d0, d1, wd, 0.5f * (c + 1.f), w);
+      add2_binned(h + kBlock1 + kBlock2, kE, d0, d1, wd, 0.5f * (e + 1.f), w);
       bend += w * (1.f - c);
       mass += w;
       ++count;

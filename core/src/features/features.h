@@ -118,6 +118,8 @@ private:
   double inv_cell_ = 1.0;
   double origin_[3] = {0.0, 0.0, 0.0};
   std::vector<int32_t> sorted_;          // point indices grouped by cell
+  std::vector<Vec3> sorted_points_;      // the points in that order: distance tests read memory
+                                         // in sequence instead of jumping through the index
   struct Slot { int32_t x, y, z; uint32_t begin, end; };
   std::vector<Slot> table_;              // open addressing; end == 0 marks empty
   size_t mask_ = 0;
@@ -130,13 +132,12 @@ void PointGrid::for_each_within(const Vec3& q, float radius, F&& f) const {
   const int x0 = cell_coord(q.x() - radius, 0), x1 = cell_coord(q.x() + radius, 0);
   const int y0 = cell_coord(q.y() - radius, 1), y1 = cell_coord(q.y() + radius, 1);
   const int z0 = cell_coord(q.z() - radius, 2), z1 = cell_coord(q.z() + radius, 2);
-  const auto& pts = *points_;
   // A radius much larger than the cell would visit (radius/cell)^3 mostly empty cells: past the
   // number of points, testing every point is cheaper and keeps each query O(n) at worst.
   const double cells = (double(x1) - x0 + 1) * (double(y1) - y0 + 1) * (double(z1) - z0 + 1);
   if (cells > double(sorted_.size())) {
-    for (int32_t idx : sorted_)
-      if ((pts[idx] - q).squaredNorm() <= r2) f(idx);
+    for (size_t i = 0; i < sorted_.size(); ++i)
+      if ((sorted_points_[i] - q).squaredNorm() <= r2) f(sorted_[i]);
     return;
   }
   for (int x = x0; x <= x1; ++x)
@@ -145,10 +146,8 @@ void PointGrid::for_each_within(const Vec3& q, float radius, F&& f) const {
         size_t s = slot_of(x, y, z);
         if (s == SIZE_MAX) continue;
         const Slot& slot = table_[s];
-        for (uint32_t i = slot.begin; i < slot.end; ++i) {
-          int32_t idx = sorted_[i];
-          if ((pts[idx] - q).squaredNorm() <= r2) f(idx);
-        }
+        for (uint32_t i = slot.begin; i < slot.end; ++i)
+          if ((sorted_points_[i] - q).squaredNorm() <= r2) f(sorted_[i]);
       }
 }
 

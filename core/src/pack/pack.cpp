@@ -239,6 +239,11 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
   }
 }
 
+const std::array<uint8_t, 32>& pack_content(const PackData& pack) {
+  std::call_once(pack.content_once, [&] { content_hash(pack.sections, pack.section_bytes, pack.content.data()); });
+  return pack.content;
+}
+
 std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_t* bytes, size_t size,
                                            std::shared_ptr<const void> storage, bool verify_checksum) {
   const char* next = " Rebuild it with `partscreen enroll` or fetch it again from its publisher.";
@@ -366,7 +371,6 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
     if (v.word_offsets[w] > v.word_offsets[w + 1]) bad(path, "corrupt pack: inverted lists");
   for (uint32_t e = 0; e < h.keypoint_count; ++e)
     if (v.word_entries[e] >= h.keypoint_count) bad(path, "corrupt pack: inverted list entry out of range");
-  content_hash(sec, sec_bytes, data->content.data());
   data->storage = std::move(storage);
   return data;
 }
@@ -466,7 +470,7 @@ const std::string& Pack::path() const { return data_->path; }
 const std::string& Pack::name() const { return data_->name; }
 uint32_t Pack::format_version() const { return data_->format_version; }
 std::string Pack::checksum_hex() const { return detail::hex(data_->checksum.data(), 32); }
-std::string Pack::content_hex() const { return detail::hex(data_->content.data(), 32); }
+std::string Pack::content_hex() const { return detail::hex(detail::pack_content(*data_).data(), 32); }
 size_t Pack::reference_count() const { return data_->references.size(); }
 const ReferenceInfo& Pack::reference(size_t i) const { return data_->references.at(i); }
 uint64_t Pack::file_bytes() const { return data_->file_bytes; }

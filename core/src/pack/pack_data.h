@@ -3,6 +3,7 @@
 // Internal: a pack in memory, as views over a memory-mapped file (or over owned bytes).
 #include <array>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,10 @@ struct PackData {
   uint32_t format_version = 0;
   uint64_t file_bytes = 0;
   std::array<uint8_t, 32> checksum{};  // whole file (checksum field zeroed)
-  std::array<uint8_t, 32> content{};   // sections 1-8: same references, same content
+  // Sections 1-8: same references, same content. Hashed on first use (pack_content): scans never
+  // need it, and hashing a large pack costs as much as checking its signature.
+  mutable std::once_flag content_once;
+  mutable std::array<uint8_t, 32> content{};
   PackMetadata metadata;
   detail::SignatureBlock signature{};  // algorithm none: unsigned
   const uint8_t* file = nullptr;       // the whole file (kept alive by storage)
@@ -40,6 +44,9 @@ namespace detail {
 // Throws Error(invalid_pack) naming `path` and what is wrong.
 std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_t* bytes, size_t size,
                                            std::shared_ptr<const void> storage, bool verify_checksum);
+
+// The content hash (PackData::content), computed on first use.
+const std::array<uint8_t, 32>& pack_content(const PackData& pack);
 
 // Serialises a pack (layout in pack_format.h), signed when `key` is given.
 std::vector<uint8_t> write_pack_bytes(const std::string& name, const std::vector<ReferenceInfo>& refs,
