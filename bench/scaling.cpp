@@ -10,11 +10,13 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "partscreen/partscreen.h"
+#include "partscreen/eval.h"
 #include "partscreen/variants.h"
 
 namespace fs = std::filesystem;
@@ -83,7 +85,21 @@ int main(int argc, char** argv) {
   }
   // Uploads: the first queries/2 base parts are enrolled (they sit first in every pack); the rest
   // come from the end of the folder and are held out of every pack (nor stretched copies of them).
+  // Held-out parts must have no design relative in the folder (a mirror twin or resized copy is,
+  // to the engine, the same part, see design_family): such parts are moved to the end first.
   const size_t held_out = (queries + 1) / 2;
+  {
+    std::map<std::string, size_t> family_count;
+    for (const auto& p : base_path) ++family_count[design_family(p)];
+    size_t placed = 0;
+    for (size_t i = base.size(); i-- > 0 && placed < held_out;) {
+      const size_t slot = base.size() - 1 - placed;
+      if (i > slot || family_count[design_family(base_path[i])] != 1) continue;
+      std::swap(base[i], base[slot]);
+      std::swap(base_path[i], base_path[slot]);
+      ++placed;
+    }
+  }
   const size_t usable = base.size() > held_out ? base.size() - held_out : base.size();
   std::vector<std::pair<LoadedFile, std::string>> uploads;
   for (size_t q = 0; q < queries; ++q) {
@@ -105,9 +121,14 @@ int main(int argc, char** argv) {
       refs.push_back(std::move(r));
     }
     const fs::path dir = pack_dir.empty() ? fs::temp_directory_path() : fs::path(pack_dir);
-    // The held-out parts depend on --queries: a pack kept for another count would enrol them.
-    const std::string pack_path =
-        (dir / ("partscreen-scaling-" + std::to_string(n) + "-q" + std::to_string(queries) + ".pack")).string();
+    // Named by what it holds (the parts in order, after the held-out ones were set aside): a pack
+    // kept from a run with other --queries or another folder is not reused by mistake.
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < usable; ++i)
+      for (char c : base_path[i] + "\n") h = (h ^ uint8_t(c)) * 1099511628211ull;
+    char tag[17];
+    std::snprintf(tag, sizeof tag, "%016llx", static_cast<unsigned long long>(h));
+    const std::string pack_path = (dir / ("partscreen-scaling-" + std::to_string(n) + "-" + tag + ".pack")).string();
     auto t0 = std::chrono::steady_clock::now();
     double enrol_s = 0;
     uint64_t pack_bytes = 0;

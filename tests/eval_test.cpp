@@ -79,6 +79,19 @@ std::string key(const EvalCase& c) {
   return c.id + "|" + c.name + "|" + c.verdict + "|" + c.top_reference + "|" + buf;
 }
 
+// What the report sets apart as a reference's relatives rather than false positives: only tokens
+// naming a side, size, count, revision or number of holes are dropped.
+TEST(DesignFamily, DropsVariantTokensOnly) {
+  EXPECT_EQ(design_family("/x/front_idler_left_lower.stl"), design_family("y/front_idler_right_lower.STL"));
+  EXPECT_EQ(design_family("z_rear_insert_2hole.stl"), design_family("z_rear_insert_3hole.stl"));
+  EXPECT_EQ(design_family("umbilical_mount_3holes.stl"), design_family("umbilical_mount.stl"));
+  EXPECT_EQ(design_family("side_skirt_a_250_x2.stl"), design_family("side_skirt_b_350_x2.stl"));
+  EXPECT_EQ(design_family("bracket_v2.stl"), design_family("bracket_rev3.stl"));
+  EXPECT_NE(design_family("front_idler_left_upper.stl"), design_family("front_idler_left_lower.stl"));
+  EXPECT_NE(design_family("holes_plate.stl"), design_family("plate.stl"));  // a word, not a hole count
+  EXPECT_NE(design_family("spool_holder.stl"), design_family("spool_holder_arm.stl"));
+}
+
 TEST_F(EvalTest, ReportNumbersMatchTheScansItRan) {
   EvalOptions o = options("e2e", {"rigid", "mirror", "pieces", "plate", "format_3mf", "format_obj"});
   o.keep_case_files = true;

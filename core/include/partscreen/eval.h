@@ -135,8 +135,9 @@ std::vector<std::string> eval_default_kinds();
 // Mesh and CAD files under `dir` (recursively), sorted. Throws Error(io) when dir is unreadable.
 std::vector<std::string> eval_mesh_files(const std::string& dir);
 
-// A design family from a file name: the stem without side, size, count and revision tokens.
-// A distractor of a reference's family (its mirror twin, a resized copy) is, under the suite's
+// A design family from a file name: the stem without side, size, count, hole-count and revision
+// tokens. A distractor of a reference's family (its mirror twin, a resized copy, the same design
+// with another number of holes) is, under the suite's
 // own transformation model, the reference itself: it is reported apart as a "relative", not as
 // a false positive.
 std::string design_family(const std::string& path);

@@ -295,7 +295,11 @@ std::string design_family(const std::string& path) {
     const bool count = t.size() >= 2 && t[0] == 'x' && std::all_of(t.begin() + 1, t.end(), ::isdigit);
     const bool rev = t.rfind("rev", 0) == 0 || (t[0] == 'v' && t.size() > 1 && std::isdigit(static_cast<unsigned char>(t[1])));
     const bool mgn = t.rfind("mgn", 0) == 0;
-    if (digits || count || rev || mgn || t == "left" || t == "right" || t == "l" || t == "r" || t == "a" || t == "b") continue;
+    // "2hole", "3holes": the same design with more or fewer holes, which the suite's own "holes"
+    // transformation expects to be flagged as the reference.
+    const size_t lead = size_t(std::find_if(t.begin(), t.end(), [](char c) { return !std::isdigit(static_cast<unsigned char>(c)); }) - t.begin());
+    const bool holes = lead > 0 && (t.substr(lead) == "hole" || t.substr(lead) == "holes");
+    if (digits || count || rev || mgn || holes || t == "left" || t == "right" || t == "l" || t == "r" || t == "a" || t == "b") continue;
     if (t.size() > 2 && t.compare(t.size() - 2, 2, "mm") == 0 && std::isdigit(static_cast<unsigned char>(t[0]))) continue;
     out += t + "_";
   }
