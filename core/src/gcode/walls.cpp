@@ -347,15 +347,12 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
   occ.assign(N, 0);
 
   // Beads as capsules of their width, filled row by row: on each row the capsule is one span,
-  // the union of its end discs and its slab.
-  for (uint32_t m = 0; m < L.count; ++m) {
-    const uint32_t si = G.order[L.first + m];
-    const Segment& s = G.segs[si];
+  // the union of its end discs and its slab. `paint(row, x0, x1)` gets each span.
+  auto raster = [&](const Segment& s, auto&& paint) {
     const double rc = 0.5 * G.bead_width(s, h) / cs, rc2 = rc * rc;
     const double ax = (s.x0 - G.ox) / cs - wx0, ay = (s.y0 - G.oy) / cs - wy0;
     const double bx = (s.x1 - G.ox) / cs - wx0, by = (s.y1 - G.oy) / cs - wy0;
     const double dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy, len = std::sqrt(l2);
-    const uint8_t bits = G.is_loop[si] ? 1 : 2;
     const int32_t y0 = std::max(1, static_cast<int32_t>(std::floor(std::min(ay, by) - rc))),
                   y1 = std::min(H - 2, static_cast<int32_t>(std::ceil(std::max(ay, by) + rc)));
     // The slab's span on row cy: 0 <= (X - ax) dx + (cy - ay) dy <= l2 and
@@ -401,9 +398,15 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
       }
       if (!(lo <= hi)) continue;
       const int32_t x0 = std::max<double>(1, std::ceil(lo - 0.5)), x1 = std::min<double>(W - 2, std::floor(hi - 0.5));
-      uint8_t* r = occ.data() + static_cast<size_t>(y) * W;
-      for (int32_t x = x0; x <= x1; ++x) r[x] |= bits;
+      if (x0 <= x1) paint(occ.data() + static_cast<size_t>(y) * W, x0, x1);
     }
+  };
+  for (uint32_t m = 0; m < L.count; ++m) {
+    const uint32_t si = G.order[L.first + m];
+    const uint8_t bits = G.is_loop[si] ? 1 : 2;
+    raster(G.segs[si], [bits](uint8_t* r, int32_t x0, int32_t x1) {
+      for (int32_t x = x0; x <= x1; ++x) r[x] |= bits;
+    });
   }
 
   // Empty runs, 4-connected components. The border ring is empty, so run 0 is the outside.
@@ -428,6 +431,34 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
   std::iota(parent.begin(), parent.end(), 0u);
   for (int32_t y = 1; y < H; ++y) link_rows(runs, row[y - 1], row[y], row[y], row[y + 1], 0, parent);
   for (uint32_t r = 0; r < nr; ++r) parent[r] = uf_find(parent, r);
+
+  // Open beads along the outside count as loops: a wall thinner than two perimeters is printed as
+  // one open line (PrusaSlicer's thin walls, Arachne's single beads), and the space it encloses
+  // (the inside of a thin-walled box or frame) is a hole, not a gap between infill lines. Infill
+  // lines never border the outside: perimeters lie between them. A bead is such a line when the
+  // empty cell just beyond its edge, at its middle, is outside.
+  auto outside_at = [&](double x, double y) {
+    const int32_t cx = G.cell_x(x) - wx0, cy = G.cell_y(y) - wy0;
+    if (cx < 0 || cy < 0 || cx >= W || cy >= H) return true;
+    if (occ[static_cast<size_t>(cy) * W + cx] != 0) return false;
+    const auto b = runs.begin() + row[cy], e = runs.begin() + row[cy + 1];
+    const auto it = std::upper_bound(b, e, cx, [](int32_t v, const Span& sp) { return v < sp.x0; });
+    return it != b && (it - 1)->x1 >= cx && parent[static_cast<uint32_t>(it - 1 - runs.begin())] == 0;
+  };
+  for (uint32_t m = 0; m < L.count; ++m) {
+    const uint32_t si = G.order[L.first + m];
+    if (G.is_loop[si]) continue;
+    const Segment& sg = G.segs[si];
+    const double l = seg_len(sg);
+    if (!(l > 0)) continue;
+    const double mx = 0.5 * (sg.x0 + sg.x1), my = 0.5 * (sg.y0 + sg.y1);
+    const double nx = -(sg.y1 - sg.y0) / l, ny = (sg.x1 - sg.x0) / l;
+    const double probe = 0.5 * G.bead_width(sg, h) + 1.5 * cs;
+    if (!outside_at(mx + nx * probe, my + ny * probe) && !outside_at(mx - nx * probe, my - ny * probe)) continue;
+    raster(sg, [](uint8_t* r, int32_t x0, int32_t x1) {
+      for (int32_t x = x0; x <= x1; ++x) r[x] = r[x] == 2 ? 1 : r[x];
+    });
+  }
 
   // Enclosed components: the bead kinds along their rims, then, for those bordered by loops,
   // their depth (chamfer from the beads).
@@ -909,7 +940,18 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   auto cell_x = [&](double x) { return static_cast<int32_t>(std::floor((x - ox) / cs)); };
   auto cell_y = [&](double y) { return static_cast<int32_t>(std::floor((y - oy) / cs)); };
 
-  const double spacing = std::max(0.05, opt.point_spacing_mm);
+  // Small prints are sampled finer: the engine samples a part of any size with at least ~10^4
+  // points, and a 16 mm part's walls at the full spacing give a few thousand, too sparse for
+  // its descriptors (small and flat parts then scored under the flag line). The outline is
+  // about half of the closed loops' length (outer and inner perimeters); below ~12000 samples
+  // of it the spacing shrinks, to 0.6 of point_spacing_mm at most, so big jobs cost the same.
+  double spacing = std::max(0.05, opt.point_spacing_mm);
+  {
+    double loop_len = 0;
+    for (size_t i = 0; i < nseg; ++i)
+      if (is_loop[i]) loop_len += seg_len(segs[i]);
+    spacing *= std::clamp(0.5 * loop_len / (12000.0 * spacing), 0.6, 1.0);
+  }
   LayerGrid grid;
   grid.ox = ox;
   grid.oy = oy;
