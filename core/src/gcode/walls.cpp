@@ -648,31 +648,60 @@ void tilt_wall_normals(std::vector<float>& p, std::vector<float>& n, const std::
            static_cast<uint64_t>(ix);
   };
   auto layer_of = [&](double z) { return static_cast<int64_t>(std::floor(z / h)) + 8; };  // samples sit mid-layer
-  std::vector<std::pair<uint64_t, uint32_t>> index;
+  // Wall samples sorted by (cell, layer) key, each with its position and normal inline, so the
+  // candidates of one cell are a contiguous run read in order.
+  struct Entry {
+    uint64_t key;
+    uint32_t i;
+    float x, y, z, nx, ny;
+  };
+  std::vector<Entry> index;
   index.reserve(np);
   for (size_t i = 0; i < np; ++i)
-    if (wall[i]) index.emplace_back(key_of(p[3 * i], p[3 * i + 1], layer_of(p[3 * i + 2])), static_cast<uint32_t>(i));
-  std::sort(index.begin(), index.end());
+    if (wall[i])
+      index.push_back({key_of(p[3 * i], p[3 * i + 1], layer_of(p[3 * i + 2])), static_cast<uint32_t>(i), p[3 * i],
+                       p[3 * i + 1], p[3 * i + 2], n[3 * i], n[3 * i + 1]});
+  std::sort(index.begin(), index.end(), [](const Entry& a, const Entry& b) { return a.key != b.key ? a.key < b.key : a.i < b.i; });
+  // Runs of equal keys: every sample of a run shares its 2 x kLayers x 9 neighbour cells, so
+  // those are looked up once per run, not once per sample (the lookups were most of the pass).
+  std::vector<uint32_t> run_start;
+  for (uint32_t e = 0; e < index.size(); ++e)
+    if (e == 0 || index[e].key != index[e - 1].key) run_start.push_back(e);
+  run_start.push_back(static_cast<uint32_t>(index.size()));
+  std::unordered_map<uint64_t, uint32_t> run_of;
+  run_of.reserve(run_start.size() * 2);
+  for (uint32_t r = 0; r + 1 < run_start.size(); ++r) run_of.emplace(index[run_start[r]].key, r);
   std::vector<float> tilted(n);
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, np, 1024), [&](const tbb::blocked_range<size_t>& rg) {
-    for (size_t i = rg.begin(); i != rg.end(); ++i) {
-      if (!wall[i]) continue;
-      const double px = p[3 * i], py = p[3 * i + 1], pz = p[3 * i + 2], nx = n[3 * i], ny = n[3 * i + 1];
-      const int64_t iz = layer_of(pz);
-      const int64_t cx = static_cast<int64_t>(std::floor(px / cell)), cy = static_cast<int64_t>(std::floor(py / cell));
-      double sdd[2] = {0, 0}, szz[2] = {0, 0};  // per side (below, above): sum dz * dn, sum dz^2
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, run_start.size() - 1, 16), [&](const tbb::blocked_range<size_t>& rg) {
+    for (size_t r = rg.begin(); r != rg.end(); ++r) {
+      const Entry& first = index[run_start[r]];
+      const int64_t iz = layer_of(first.z);
+      const int64_t cx = static_cast<int64_t>(std::floor(first.x / cell)), cy = static_cast<int64_t>(std::floor(first.y / cell));
+      // Neighbour runs per (side, layer offset), in the order the per-sample search visited them.
+      std::array<std::array<std::pair<uint32_t, uint32_t>, 9>, 2 * kLayers> near{};
       for (int side = 0; side < 2; ++side)
         for (int j = 1; j <= kLayers; ++j) {
           const int64_t lz = side ? iz + j : iz - j;
-          double best_t = max_dt, best_dn = 0, best_dz = 0;
+          int c = 0;
           for (int64_t oy = cy - 1; oy <= cy + 1; ++oy)
-            for (int64_t ox = cx - 1; ox <= cx + 1; ++ox) {
-              const uint64_t k = key_of((ox + 0.5) * cell, (oy + 0.5) * cell, lz);
-              auto it = std::lower_bound(index.begin(), index.end(), std::make_pair(k, uint32_t(0)));
-              for (; it != index.end() && it->first == k; ++it) {
-                const uint32_t q = it->second;
-                if (n[3 * q] * nx + n[3 * q + 1] * ny < 0.5) continue;  // another wall facing elsewhere
-                const double dx = p[3 * q] - px, dy = p[3 * q + 1] - py, dz = p[3 * q + 2] - pz;
+            for (int64_t ox = cx - 1; ox <= cx + 1; ++ox, ++c) {
+              const auto it = run_of.find(key_of((ox + 0.5) * cell, (oy + 0.5) * cell, lz));
+              near[side * kLayers + j - 1][c] =
+                  it == run_of.end() ? std::make_pair(0u, 0u) : std::make_pair(run_start[it->second], run_start[it->second + 1]);
+            }
+        }
+      for (uint32_t e = run_start[r]; e < run_start[r + 1]; ++e) {
+        const Entry& q0 = index[e];
+        const double px = q0.x, py = q0.y, pz = q0.z, nx = q0.nx, ny = q0.ny;
+        double sdd[2] = {0, 0}, szz[2] = {0, 0};  // per side (below, above): sum dz * dn, sum dz^2
+        for (int side = 0; side < 2; ++side)
+          for (int j = 1; j <= kLayers; ++j) {
+            double best_t = max_dt, best_dn = 0, best_dz = 0;
+            for (const auto& [b, en] : near[side * kLayers + j - 1])
+              for (uint32_t k = b; k < en; ++k) {
+                const Entry& q = index[k];
+                if (q.nx * nx + q.ny * ny < 0.5) continue;  // another wall facing elsewhere
+                const double dx = q.x - px, dy = q.y - py, dz = q.z - pz;
                 if (std::fabs(dz) < 0.5 * h || (dz > 0) != (side == 1)) continue;
                 const double dt = std::fabs(-dx * ny + dy * nx), dn = dx * nx + dy * ny;
                 if (dt < best_t && std::fabs(dn) <= kMaxSlope * std::fabs(dz) + 0.1) {
@@ -681,24 +710,25 @@ void tilt_wall_normals(std::vector<float>& p, std::vector<float>& n, const std::
                   best_dz = dz;
                 }
               }
+            if (best_dz != 0) {
+              sdd[side] += best_dz * best_dn;
+              szz[side] += best_dz * best_dz;
             }
-          if (best_dz != 0) {
-            sdd[side] += best_dz * best_dn;
-            szz[side] += best_dz * best_dz;
           }
+        double slope = 0;
+        const bool lo = szz[0] > 0, hi = szz[1] > 0;
+        if (lo && hi) {
+          const double a = sdd[0] / szz[0], b = sdd[1] / szz[1];
+          slope = (a > 0) == (b > 0) ? (std::fabs(a) < std::fabs(b) ? a : b) : 0.0;
+        } else if (lo || hi) {
+          slope = lo ? sdd[0] / szz[0] : sdd[1] / szz[1];
         }
-      double slope = 0;
-      const bool lo = szz[0] > 0, hi = szz[1] > 0;
-      if (lo && hi) {
-        const double a = sdd[0] / szz[0], b = sdd[1] / szz[1];
-        slope = (a > 0) == (b > 0) ? (std::fabs(a) < std::fabs(b) ? a : b) : 0.0;
-      } else if (lo || hi) {
-        slope = lo ? sdd[0] / szz[0] : sdd[1] / szz[1];
+        const double len = std::sqrt(1 + slope * slope);
+        const size_t i = q0.i;
+        tilted[3 * i] = static_cast<float>(nx / len);
+        tilted[3 * i + 1] = static_cast<float>(ny / len);
+        tilted[3 * i + 2] = static_cast<float>(-slope / len);
       }
-      const double len = std::sqrt(1 + slope * slope);
-      tilted[3 * i] = static_cast<float>(nx / len);
-      tilted[3 * i + 1] = static_cast<float>(ny / len);
-      tilted[3 * i + 2] = static_cast<float>(-slope / len);
     }
   });
   n.swap(tilted);
