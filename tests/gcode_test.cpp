@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "partscreen/error.h"
+#include "partscreen/eval.h"
 #include "partscreen/gcode.h"
 #include "partscreen/io.h"
 #include "partscreen/pack.h"
@@ -90,6 +91,24 @@ TestMesh l_bracket(double a, double b, double t, double height) {
                                              {0, t}, {t, t}, {t, b}, {0, t}, {t, b}, {0, b}};
   TestMesh m{"l_bracket", {}};
   add_prism(m.tris, caps, {outer}, height);
+  return m;
+}
+
+// A rectangular frame sx * sy: ends `end` thick, long sides `side` thick (thinner than two
+// perimeters, so PrusaSlicer prints them as single open lines between the ends' loops).
+TestMesh thin_frame(double sx, double sy, double end, double side, double height) {
+  std::vector<std::array<double, 2>> caps;
+  auto rect = [&](double x0, double y0, double x1, double y1) {
+    caps.insert(caps.end(), {{x0, y0}, {x1, y0}, {x1, y1}, {x0, y0}, {x1, y1}, {x0, y1}});
+  };
+  rect(0, 0, sx, side);
+  rect(0, sy - side, sx, sy);
+  rect(0, side, end, sy - side);
+  rect(sx - end, side, sx, sy - side);
+  std::vector<std::array<double, 2>> outer = {{0, 0}, {sx, 0}, {sx, sy}, {0, sy}};
+  std::vector<std::array<double, 2>> hole = {{end, side}, {end, sy - side}, {sx - end, sy - side}, {sx - end, side}};
+  TestMesh m{"thin_frame", {}};
+  add_prism(m.tris, caps, {outer, hole}, height);
   return m;
 }
 
@@ -363,6 +382,21 @@ TEST(GcodeSlicers, PrusaLayerHeights) {
   }
 }
 
+// The inside of a frame whose long sides are single open lines is a hole: before open lines
+// along the outside counted as loops, it was taken for a gap between infill lines and filled,
+// so the inner walls were lost (a corpus plug aligner scanned clear). No skirt: on a first
+// layer a skirt encloses the part, so its open lines border no outside there (see the report).
+TEST(GcodeSlicers, PrusaThinWalledFrameKeepsItsHole) {
+  REQUIRE_PRUSA();
+  TempDir dir;
+  const TestMesh frame = thin_frame(17.7, 7.3, 2, 0.6, 5);
+  const auto objs = partscreen::read_gcode_file(prusa_slice(dir, {frame}, "--skirts 0 --perimeter-generator classic", "frame"));
+  ASSERT_EQ(objs.size(), 1u);
+  const auto [close, cover] = compare(objs[0], place(objs[0], {frame}));
+  EXPECT_GE(close, 0.97);
+  EXPECT_GE(cover, 0.90) << "the inner walls are missing";
+}
+
 TEST(GcodeSlicers, CommentsStrippedSameResult) {
   REQUIRE_PRUSA();
   TempDir dir;
@@ -422,6 +456,38 @@ TEST(GcodeSlicers, CuraTwoPartsThinLayers) {
   // Infill is printed every layer only when its thickness follows the layer height.
   expect_cura_plate({box_with_hole(20, 15, 6, 3), l_bracket(25, 15, 4, 10)},
                     "-s layer_height=0.15 -s infill_sparse_thickness=0.15", "cura_two", 0.15);
+}
+
+// A 16 mm clamp-sized part sliced by `partscreen eval` (both slicers) is caught. The eval used to
+// blow every part under 20 mm up to 60 mm "to be printable": a 3.8x enlargement, beyond the
+// scales a scan accepts as the same part (0.45..2.2), so such references scored 0 as G-code
+// while their meshes were found. Small parts now print at their own size.
+TEST(GcodeSlicers, EvalSlicesSmallPartsAtTheirOwnSize) {
+  REQUIRE_PRUSA();
+  REQUIRE_CURA();
+  TempDir dir;
+  const std::vector<TestMesh> parts = {box_with_hole(16, 9, 6, 1.6), l_bracket(25, 15, 4, 10), cylinder(6, 8)};
+  std::vector<partscreen::ReferenceInput> inputs;
+  std::vector<partscreen::EvalReference> refs;
+  for (const TestMesh& m : parts) {
+    const std::string stl = dir.path + "/" + m.name + ".stl";
+    write_stl(stl, m);
+    inputs.push_back(partscreen::ReferenceInput{stl, m.name, "demo", ""});
+    refs.push_back({m.name, stl});
+  }
+  const std::string pack_path = dir.path + "/refs.pack";
+  partscreen::enroll(inputs, pack_path);
+  partscreen::EvalOptions o;
+  o.kinds = {"gcode_prusa", "gcode_cura"};
+  o.cura_definition = PARTSCREEN_TEST_DATA "/gcode/cura_test_printer.def.json";
+  o.cases_dir = dir.path + "/cases";
+  const partscreen::EvalReport r = partscreen::run_eval(partscreen::Pack::open(pack_path), {refs[0]}, {}, o);
+  ASSERT_EQ(r.cases.size(), 2u);
+  for (const partscreen::EvalCase& c : r.cases) {
+    EXPECT_EQ(c.name.find("scaled"), std::string::npos) << c.name;
+    EXPECT_EQ(c.verdict, "flagged") << c.id << " " << c.name << ": " << c.top_reference << " " << c.score << " " << c.note;
+    EXPECT_EQ(c.top_reference, "box_hole") << c.id;
+  }
 }
 
 // CGAL's pinion (libcgal-demo) moved and scaled to a printable 60 mm as `partscreen eval` does

@@ -24,7 +24,7 @@ struct GcodeOptions {
   double arc_tolerance_mm = 0.01;                 // chord error allowed when linearising arcs
   double merge_tolerance_mm = 0.01;               // collinear tiny moves are merged within this
   // Reconstruction.
-  double point_spacing_mm = 0.5;                  // along walls and on skins
+  double point_spacing_mm = 0.5;                  // along walls and on skins (small prints: down to 0.6x)
   uint32_t max_points_per_object = 200'000;       // uniformly subsampled beyond this
   uint32_t max_objects = 1000;                    // more separate objects is limit_exceeded
   bool skins = true;                              // add top/bottom skins (else walls_only)

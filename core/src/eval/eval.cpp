@@ -38,6 +38,20 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
+// The factor a slicer case prints a part at (largest extent in the mesh's units). Parts of
+// 10..180 mm print as they are; others are scaled as an uploader would, but only by factors the
+// screen counts as the same part (0.45..2.2, or the inch/mm mistake: scale_allowed in
+// match/scan.cpp). Scaling every part under 20 mm up to 60 mm made a 16 mm clamp a 3.8x
+// enlargement, which no scan matches, mesh or G-code: such a case measured the eval, not the
+// G-code stage. Only meshes in other units (under 0.4 or over 400) keep an out-of-range factor.
+double printable_factor(double extent) {
+  if (extent > 180.0) return 180.0 / extent;
+  if (extent >= 10.0) return 1.0;
+  if (extent >= 5.0) return 2.0;                                // tiny mm part, enlarged to print
+  if (extent * 25.4 >= 10.0 && extent * 25.4 <= 180.0) return 25.4;  // drawn in inches
+  return 60.0 / extent;
+}
+
 // FNV-1a: stable across platforms and runs (std::hash is not).
 uint64_t fnv(const std::string& s, uint64_t h = 1469598103934665603ull) {
   for (unsigned char c : s) {
@@ -519,7 +533,7 @@ EvalReport run_eval(const Pack& pack, const std::vector<EvalReference>& referenc
         } else {
           // Sliced by the real slicer at a printable size: the printers are 200 mm (PrusaSlicer's
           // default and the Cura definition we ship), and sample meshes come in any unit, so the
-          // part is scaled (as an uploader would) to fit between 20 and 180 mm.
+          // part is scaled (as an uploader would) when it does not print as it is.
           float lo[3] = {1e30f, 1e30f, 1e30f}, hi[3] = {-1e30f, -1e30f, -1e30f};
           for (size_t v = 0; v < ref_mesh.vertex_count(); ++v)
             for (int d = 0; d < 3; ++d) {
@@ -528,7 +542,7 @@ EvalReport run_eval(const Pack& pack, const std::vector<EvalReference>& referenc
             }
           const double extent = std::max({hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]});
           if (!(extent > 0)) throw Error(ErrorCode::invalid_argument, p.path, "the part has no extent");
-          const double factor = extent < 20.0 ? 60.0 / extent : extent > 180.0 ? 180.0 / extent : 1.0;
+          const double factor = printable_factor(extent);
           Mesh printable = ref_mesh;
           for (size_t v = 0; v < printable.vertex_count(); ++v)
             for (int d = 0; d < 3; ++d) printable.positions[3 * v + d] = float((printable.positions[3 * v + d] - lo[d]) * factor);

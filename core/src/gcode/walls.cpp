@@ -347,15 +347,12 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
   occ.assign(N, 0);
 
   // Beads as capsules of their width, filled row by row: on each row the capsule is one span,
-  // the union of its end discs and its slab.
-  for (uint32_t m = 0; m < L.count; ++m) {
-    const uint32_t si = G.order[L.first + m];
-    const Segment& s = G.segs[si];
+  // the union of its end discs and its slab. `paint(row, x0, x1)` gets each span.
+  auto raster = [&](const Segment& s, auto&& paint) {
     const double rc = 0.5 * G.bead_width(s, h) / cs, rc2 = rc * rc;
     const double ax = (s.x0 - G.ox) / cs - wx0, ay = (s.y0 - G.oy) / cs - wy0;
     const double bx = (s.x1 - G.ox) / cs - wx0, by = (s.y1 - G.oy) / cs - wy0;
     const double dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy, len = std::sqrt(l2);
-    const uint8_t bits = G.is_loop[si] ? 1 : 2;
     const int32_t y0 = std::max(1, static_cast<int32_t>(std::floor(std::min(ay, by) - rc))),
                   y1 = std::min(H - 2, static_cast<int32_t>(std::ceil(std::max(ay, by) + rc)));
     // The slab's span on row cy: 0 <= (X - ax) dx + (cy - ay) dy <= l2 and
@@ -401,9 +398,15 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
       }
       if (!(lo <= hi)) continue;
       const int32_t x0 = std::max<double>(1, std::ceil(lo - 0.5)), x1 = std::min<double>(W - 2, std::floor(hi - 0.5));
-      uint8_t* r = occ.data() + static_cast<size_t>(y) * W;
-      for (int32_t x = x0; x <= x1; ++x) r[x] |= bits;
+      if (x0 <= x1) paint(occ.data() + static_cast<size_t>(y) * W, x0, x1);
     }
+  };
+  for (uint32_t m = 0; m < L.count; ++m) {
+    const uint32_t si = G.order[L.first + m];
+    const uint8_t bits = G.is_loop[si] ? 1 : 2;
+    raster(G.segs[si], [bits](uint8_t* r, int32_t x0, int32_t x1) {
+      for (int32_t x = x0; x <= x1; ++x) r[x] |= bits;
+    });
   }
 
   // Empty runs, 4-connected components. The border ring is empty, so run 0 is the outside.
@@ -428,6 +431,34 @@ void process_layer(const LayerGrid& G, const Layer& L, uint32_t k, LayerScratch&
   std::iota(parent.begin(), parent.end(), 0u);
   for (int32_t y = 1; y < H; ++y) link_rows(runs, row[y - 1], row[y], row[y], row[y + 1], 0, parent);
   for (uint32_t r = 0; r < nr; ++r) parent[r] = uf_find(parent, r);
+
+  // Open beads along the outside count as loops: a wall thinner than two perimeters is printed as
+  // one open line (PrusaSlicer's thin walls, Arachne's single beads), and the space it encloses
+  // (the inside of a thin-walled box or frame) is a hole, not a gap between infill lines. Infill
+  // lines never border the outside: perimeters lie between them. A bead is such a line when the
+  // empty cell just beyond its edge, at its middle, is outside.
+  auto outside_at = [&](double x, double y) {
+    const int32_t cx = G.cell_x(x) - wx0, cy = G.cell_y(y) - wy0;
+    if (cx < 0 || cy < 0 || cx >= W || cy >= H) return true;
+    if (occ[static_cast<size_t>(cy) * W + cx] != 0) return false;
+    const auto b = runs.begin() + row[cy], e = runs.begin() + row[cy + 1];
+    const auto it = std::upper_bound(b, e, cx, [](int32_t v, const Span& sp) { return v < sp.x0; });
+    return it != b && (it - 1)->x1 >= cx && parent[static_cast<uint32_t>(it - 1 - runs.begin())] == 0;
+  };
+  for (uint32_t m = 0; m < L.count; ++m) {
+    const uint32_t si = G.order[L.first + m];
+    if (G.is_loop[si]) continue;
+    const Segment& sg = G.segs[si];
+    const double l = seg_len(sg);
+    if (!(l > 0)) continue;
+    const double mx = 0.5 * (sg.x0 + sg.x1), my = 0.5 * (sg.y0 + sg.y1);
+    const double nx = -(sg.y1 - sg.y0) / l, ny = (sg.x1 - sg.x0) / l;
+    const double probe = 0.5 * G.bead_width(sg, h) + 1.5 * cs;
+    if (!outside_at(mx + nx * probe, my + ny * probe) && !outside_at(mx - nx * probe, my - ny * probe)) continue;
+    raster(sg, [](uint8_t* r, int32_t x0, int32_t x1) {
+      for (int32_t x = x0; x <= x1; ++x) r[x] = r[x] == 2 ? 1 : r[x];
+    });
+  }
 
   // Enclosed components: the bead kinds along their rims, then, for those bordered by loops,
   // their depth (chamfer from the beads).
@@ -617,31 +648,60 @@ void tilt_wall_normals(std::vector<float>& p, std::vector<float>& n, const std::
            static_cast<uint64_t>(ix);
   };
   auto layer_of = [&](double z) { return static_cast<int64_t>(std::floor(z / h)) + 8; };  // samples sit mid-layer
-  std::vector<std::pair<uint64_t, uint32_t>> index;
+  // Wall samples sorted by (cell, layer) key, each with its position and normal inline, so the
+  // candidates of one cell are a contiguous run read in order.
+  struct Entry {
+    uint64_t key;
+    uint32_t i;
+    float x, y, z, nx, ny;
+  };
+  std::vector<Entry> index;
   index.reserve(np);
   for (size_t i = 0; i < np; ++i)
-    if (wall[i]) index.emplace_back(key_of(p[3 * i], p[3 * i + 1], layer_of(p[3 * i + 2])), static_cast<uint32_t>(i));
-  std::sort(index.begin(), index.end());
+    if (wall[i])
+      index.push_back({key_of(p[3 * i], p[3 * i + 1], layer_of(p[3 * i + 2])), static_cast<uint32_t>(i), p[3 * i],
+                       p[3 * i + 1], p[3 * i + 2], n[3 * i], n[3 * i + 1]});
+  std::sort(index.begin(), index.end(), [](const Entry& a, const Entry& b) { return a.key != b.key ? a.key < b.key : a.i < b.i; });
+  // Runs of equal keys: every sample of a run shares its 2 x kLayers x 9 neighbour cells, so
+  // those are looked up once per run, not once per sample (the lookups were most of the pass).
+  std::vector<uint32_t> run_start;
+  for (uint32_t e = 0; e < index.size(); ++e)
+    if (e == 0 || index[e].key != index[e - 1].key) run_start.push_back(e);
+  run_start.push_back(static_cast<uint32_t>(index.size()));
+  std::unordered_map<uint64_t, uint32_t> run_of;
+  run_of.reserve(run_start.size() * 2);
+  for (uint32_t r = 0; r + 1 < run_start.size(); ++r) run_of.emplace(index[run_start[r]].key, r);
   std::vector<float> tilted(n);
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, np, 1024), [&](const tbb::blocked_range<size_t>& rg) {
-    for (size_t i = rg.begin(); i != rg.end(); ++i) {
-      if (!wall[i]) continue;
-      const double px = p[3 * i], py = p[3 * i + 1], pz = p[3 * i + 2], nx = n[3 * i], ny = n[3 * i + 1];
-      const int64_t iz = layer_of(pz);
-      const int64_t cx = static_cast<int64_t>(std::floor(px / cell)), cy = static_cast<int64_t>(std::floor(py / cell));
-      double sdd[2] = {0, 0}, szz[2] = {0, 0};  // per side (below, above): sum dz * dn, sum dz^2
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, run_start.size() - 1, 16), [&](const tbb::blocked_range<size_t>& rg) {
+    for (size_t r = rg.begin(); r != rg.end(); ++r) {
+      const Entry& first = index[run_start[r]];
+      const int64_t iz = layer_of(first.z);
+      const int64_t cx = static_cast<int64_t>(std::floor(first.x / cell)), cy = static_cast<int64_t>(std::floor(first.y / cell));
+      // Neighbour runs per (side, layer offset), in the order the per-sample search visited them.
+      std::array<std::array<std::pair<uint32_t, uint32_t>, 9>, 2 * kLayers> near{};
       for (int side = 0; side < 2; ++side)
         for (int j = 1; j <= kLayers; ++j) {
           const int64_t lz = side ? iz + j : iz - j;
-          double best_t = max_dt, best_dn = 0, best_dz = 0;
+          int c = 0;
           for (int64_t oy = cy - 1; oy <= cy + 1; ++oy)
-            for (int64_t ox = cx - 1; ox <= cx + 1; ++ox) {
-              const uint64_t k = key_of((ox + 0.5) * cell, (oy + 0.5) * cell, lz);
-              auto it = std::lower_bound(index.begin(), index.end(), std::make_pair(k, uint32_t(0)));
-              for (; it != index.end() && it->first == k; ++it) {
-                const uint32_t q = it->second;
-                if (n[3 * q] * nx + n[3 * q + 1] * ny < 0.5) continue;  // another wall facing elsewhere
-                const double dx = p[3 * q] - px, dy = p[3 * q + 1] - py, dz = p[3 * q + 2] - pz;
+            for (int64_t ox = cx - 1; ox <= cx + 1; ++ox, ++c) {
+              const auto it = run_of.find(key_of((ox + 0.5) * cell, (oy + 0.5) * cell, lz));
+              near[side * kLayers + j - 1][c] =
+                  it == run_of.end() ? std::make_pair(0u, 0u) : std::make_pair(run_start[it->second], run_start[it->second + 1]);
+            }
+        }
+      for (uint32_t e = run_start[r]; e < run_start[r + 1]; ++e) {
+        const Entry& q0 = index[e];
+        const double px = q0.x, py = q0.y, pz = q0.z, nx = q0.nx, ny = q0.ny;
+        double sdd[2] = {0, 0}, szz[2] = {0, 0};  // per side (below, above): sum dz * dn, sum dz^2
+        for (int side = 0; side < 2; ++side)
+          for (int j = 1; j <= kLayers; ++j) {
+            double best_t = max_dt, best_dn = 0, best_dz = 0;
+            for (const auto& [b, en] : near[side * kLayers + j - 1])
+              for (uint32_t k = b; k < en; ++k) {
+                const Entry& q = index[k];
+                if (q.nx * nx + q.ny * ny < 0.5) continue;  // another wall facing elsewhere
+                const double dx = q.x - px, dy = q.y - py, dz = q.z - pz;
                 if (std::fabs(dz) < 0.5 * h || (dz > 0) != (side == 1)) continue;
                 const double dt = std::fabs(-dx * ny + dy * nx), dn = dx * nx + dy * ny;
                 if (dt < best_t && std::fabs(dn) <= kMaxSlope * std::fabs(dz) + 0.1) {
@@ -650,24 +710,25 @@ void tilt_wall_normals(std::vector<float>& p, std::vector<float>& n, const std::
                   best_dz = dz;
                 }
               }
+            if (best_dz != 0) {
+              sdd[side] += best_dz * best_dn;
+              szz[side] += best_dz * best_dz;
             }
-          if (best_dz != 0) {
-            sdd[side] += best_dz * best_dn;
-            szz[side] += best_dz * best_dz;
           }
+        double slope = 0;
+        const bool lo = szz[0] > 0, hi = szz[1] > 0;
+        if (lo && hi) {
+          const double a = sdd[0] / szz[0], b = sdd[1] / szz[1];
+          slope = (a > 0) == (b > 0) ? (std::fabs(a) < std::fabs(b) ? a : b) : 0.0;
+        } else if (lo || hi) {
+          slope = lo ? sdd[0] / szz[0] : sdd[1] / szz[1];
         }
-      double slope = 0;
-      const bool lo = szz[0] > 0, hi = szz[1] > 0;
-      if (lo && hi) {
-        const double a = sdd[0] / szz[0], b = sdd[1] / szz[1];
-        slope = (a > 0) == (b > 0) ? (std::fabs(a) < std::fabs(b) ? a : b) : 0.0;
-      } else if (lo || hi) {
-        slope = lo ? sdd[0] / szz[0] : sdd[1] / szz[1];
+        const double len = std::sqrt(1 + slope * slope);
+        const size_t i = q0.i;
+        tilted[3 * i] = static_cast<float>(nx / len);
+        tilted[3 * i + 1] = static_cast<float>(ny / len);
+        tilted[3 * i + 2] = static_cast<float>(-slope / len);
       }
-      const double len = std::sqrt(1 + slope * slope);
-      tilted[3 * i] = static_cast<float>(nx / len);
-      tilted[3 * i + 1] = static_cast<float>(ny / len);
-      tilted[3 * i + 2] = static_cast<float>(-slope / len);
     }
   });
   n.swap(tilted);
@@ -909,7 +970,18 @@ std::vector<OrientedSurface> rebuild(const std::string& name, std::vector<Segmen
   auto cell_x = [&](double x) { return static_cast<int32_t>(std::floor((x - ox) / cs)); };
   auto cell_y = [&](double y) { return static_cast<int32_t>(std::floor((y - oy) / cs)); };
 
-  const double spacing = std::max(0.05, opt.point_spacing_mm);
+  // Small prints are sampled finer: the engine samples a part of any size with at least ~10^4
+  // points, and a 16 mm part's walls at the full spacing give a few thousand, too sparse for
+  // its descriptors (small and flat parts then scored under the flag line). The outline is
+  // about half of the closed loops' length (outer and inner perimeters); below ~12000 samples
+  // of it the spacing shrinks, to 0.6 of point_spacing_mm at most, so big jobs cost the same.
+  double spacing = std::max(0.05, opt.point_spacing_mm);
+  {
+    double loop_len = 0;
+    for (size_t i = 0; i < nseg; ++i)
+      if (is_loop[i]) loop_len += seg_len(segs[i]);
+    spacing *= std::clamp(0.5 * loop_len / (12000.0 * spacing), 0.6, 1.0);
+  }
   LayerGrid grid;
   grid.ox = ox;
   grid.oy = oy;
