@@ -239,6 +239,17 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
   }
 }
 
+void verify_checksum_of(const std::string& path, const uint8_t* bytes, size_t size) {
+  PackHeader h;
+  std::memcpy(&h, bytes, sizeof h);
+  uint8_t sum[32];
+  pack_checksum(bytes, size, sum);
+  if (std::memcmp(sum, h.checksum, 32) != 0)
+    bad(path, "checksum mismatch: the pack is corrupt or was modified. Rebuild it with `partscreen enroll` or fetch it again from its publisher.");
+}
+
+void verify_checksum(const PackData& pack) { verify_checksum_of(pack.path, pack.file, pack.file_bytes); }
+
 const std::array<uint8_t, 32>& pack_content(const PackData& pack) {
   std::call_once(pack.content_once, [&] { content_hash(pack.sections, pack.section_bytes, pack.content.data()); });
   return pack.content;
@@ -263,11 +274,7 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
                   std::to_string(size) + "." + next);
   if (h.descriptor_bytes != kDescriptorBytes) bad(path, "corrupt header (descriptor size)");
   if (h.section_count != kSectionCount) bad(path, "corrupt header (section count)");
-  if (verify_checksum) {
-    uint8_t sum[32];
-    pack_checksum(bytes, size, sum);
-    if (std::memcmp(sum, h.checksum, 32) != 0) bad(path, std::string("checksum mismatch: the pack is corrupt or was modified.") + next);
-  }
+  if (verify_checksum) verify_checksum_of(path, bytes, size);
   const uint64_t table_end = kPackHeaderBytes + uint64_t(kSectionCount) * sizeof(SectionEntry);
   if (table_end + kSignatureBytes > size) bad(path, "truncated section table");
   const uint64_t body_end = size - kSignatureBytes;  // sections end before the signature block
@@ -442,7 +449,10 @@ struct Mapping {
 };
 }  // namespace
 
-Pack Pack::open(const std::string& path) {
+Pack Pack::open(const std::string& path) { return detail::open_pack(path, true); }
+
+namespace detail {
+Pack open_pack(const std::string& path, bool verify_checksum) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     throw Error(ErrorCode::io, path,
@@ -461,10 +471,9 @@ Pack Pack::open(const std::string& path) {
   map->addr = mmap(nullptr, map->size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (map->addr == MAP_FAILED) throw Error(ErrorCode::io, path, std::string("cannot map pack: ") + std::strerror(errno));
-  Pack pack;
-  pack.data_ = detail::parse_pack(path, static_cast<const uint8_t*>(map->addr), map->size, map, true);
-  return pack;
+  return pack_from_data(parse_pack(path, static_cast<const uint8_t*>(map->addr), map->size, map, verify_checksum));
 }
+}  // namespace detail
 
 const std::string& Pack::path() const { return data_->path; }
 const std::string& Pack::name() const { return data_->name; }

@@ -45,6 +45,14 @@ namespace detail {
 std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_t* bytes, size_t size,
                                            std::shared_ptr<const void> storage, bool verify_checksum);
 
+// Pack::open, optionally leaving the whole-file checksum to the caller (verify_checksum below):
+// load_trusted_pack checks it on a second core while it checks the signature, two passes over
+// the file that otherwise run one after the other.
+Pack open_pack(const std::string& path, bool verify_checksum);
+// Throws Error(invalid_pack) as Pack::open does when the file does not match its checksum.
+void verify_checksum(const PackData& pack);
+void verify_checksum_of(const std::string& path, const uint8_t* bytes, size_t size);
+
 // The content hash (PackData::content), computed on first use.
 const std::array<uint8_t, 32>& pack_content(const PackData& pack);
 
