@@ -33,16 +33,17 @@ double pct(std::vector<double> v, double p) {
 
 void usage() {
   std::puts(
-      "usage: accuracy [--refs N] [--distractors N] [--seed S] [--kinds a,b,...] [--baseline N]\n"
+      "usage: accuracy [--refs N] [--distractors N] [--look-alikes K] [--seed S] [--kinds a,b,...] [--baseline N]\n"
       "                [--flag X] [--review X] [--out DIR] [--threads N] [--slicers] FOLDER\n"
       "FOLDER: meshes (searched recursively). The first N (after a seeded shuffle) are enrolled,\n"
-      "the next --distractors are scanned as unrelated uploads.");
+      "the next --distractors are scanned as unrelated uploads; --look-alikes K adds K unevenly\n"
+      "stretched copies of each (benign look-alikes: more distractors than the folder holds).");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t n_refs = 20, n_distractors = 100, baseline = 0;
+  size_t n_refs = 20, n_distractors = 100, baseline = 0, look_alikes = 0;
   bool verbose = false, slicers = false;
   uint64_t seed = 1;
   std::string folder, out_dir, kinds_arg;
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
     if (a == "--refs") n_refs = std::stoul(next());
     else if (a == "--distractors") n_distractors = std::stoul(next());
+    else if (a == "--look-alikes") look_alikes = std::stoul(next());
     else if (a == "--seed") seed = std::stoull(next());
     else if (a == "--baseline") baseline = std::stoul(next());
     else if (a == "--out" || a == "--json") out_dir = next();
@@ -111,6 +113,37 @@ int main(int argc, char** argv) {
     for (; cursor < files.size() && unrelated < n_distractors; ++cursor) {
       distractors.push_back(files[cursor]);
       unrelated += std::find(families.begin(), families.end(), design_family(files[cursor])) == families.end();
+    }
+    // Look-alikes: each unrelated distractor also as K copies stretched unevenly (one axis at least
+    // 25% more than another): benign parts of the same kind and size, but not the same shape, so
+    // the false-positive rate is measured on five times as many uploads. Named <stem>_<k> so a
+    // copy keeps its original's design family.
+    const fs::path look_dir = fs::temp_directory_path() / ("partscreen-bench-lookalikes-" + std::to_string(seed));
+    if (look_alikes > 0) {
+      fs::create_directories(look_dir);
+      std::mt19937_64 shape_rng(seed ^ 0x100c);
+      std::uniform_real_distribution<float> u(0.7f, 1.4f);
+      const size_t originals = distractors.size();
+      for (size_t d = 0; d < originals; ++d) {
+        if (std::find(families.begin(), families.end(), design_family(distractors[d])) != families.end()) continue;
+        Mesh m;
+        try {
+          m = load_file(distractors[d]).mesh;
+        } catch (const Error&) {
+          continue;  // run_eval reports the unreadable original
+        }
+        for (size_t k = 1; k <= look_alikes; ++k) {
+          float f[3];
+          do {
+            for (float& x : f) x = u(shape_rng);
+          } while (std::max({f[0], f[1], f[2]}) < 1.25f * std::min({f[0], f[1], f[2]}));
+          Mesh c = m;
+          for (size_t i = 0; i < c.positions.size(); ++i) c.positions[i] *= f[i % 3];
+          const std::string out = (look_dir / (fs::path(distractors[d]).stem().string() + "_" + std::to_string(k) + ".stl")).string();
+          write_binary_stl(c, out);
+          distractors.push_back(out);
+        }
+      }
     }
     const std::string pack_path = (fs::temp_directory_path() / ("partscreen-bench-" + std::to_string(seed) + ".pack")).string();
     EnrollOptions en;

@@ -4,7 +4,8 @@
 # MESH_FOLDER: any folder of meshes. Default: the printed-parts corpus unpacked from
 # ../shared/corpus/printed-parts.tar.zst into /tmp/printed-parts (done here when the archive is
 # there), else Debian's CGAL sample meshes (libcgal-demo). Enrolls references, scans every
-# transformation of each and every distractor, compares with the naive "verify every reference"
+# transformation of each and every distractor (plus 4 unevenly stretched look-alikes of each, so
+# false positives are counted over 1,000 uploads), compares with the naive "verify every reference"
 # baseline, and writes bench/results/accuracy.md. The loop is `partscreen eval`'s (run_eval); its
 # report.json and report.html go to $ACCURACY_REPORT_DIR (default /tmp/partscreen-accuracy-report).
 set -euo pipefail
@@ -25,6 +26,6 @@ out="$root/bench/results/accuracy.md"
   echo
   echo "\`bench/accuracy.sh $folder $*\` on $(date -u +%Y-%m-%d), $(nproc) cores, partscreen $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo
-  "$root/build/bench/partscreen_bench_accuracy" --refs 30 --distractors 200 --baseline 10 \
+  "$root/build/bench/partscreen_bench_accuracy" --refs 30 --distractors 200 --look-alikes 4 --baseline 10 \
     --out "${ACCURACY_REPORT_DIR:-/tmp/partscreen-accuracy-report}" "$@" "$folder"
 } | tee "$out"
