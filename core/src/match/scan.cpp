@@ -374,14 +374,19 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
 // A part that is (nearly) mirror-symmetric fits both ways: the best hypothesis of each handedness
 // is refined when both are plausible, and both are returned, so assembly can pick the one its
 // other pieces agree with. fixed_scale > 0 (with `hand`) constrains hypotheses to a scale and
-// handedness already known from another piece of the same reference.
+// handedness already known from another piece of the same reference. `avoid` (per reference
+// keypoint) leaves out pairs on reference surface other pieces already explain: a piece of a
+// symmetric part fits every symmetric copy of its region equally well, and only the copy nobody
+// else explains is where it came from.
 void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung, const std::vector<Pair>& all_pairs,
                   uint64_t seed, const FitCriterion& fit, std::vector<PieceMatch>& out, float fixed_scale = 0.f,
-                  Handedness hand = Handedness::best) {
+                  Handedness hand = Handedness::best, const std::vector<uint8_t>* avoid = nullptr) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   std::vector<const Pair*> pairs;
   for (const Pair& p : all_pairs)
-    if (pack.keypoints[p.pack_kp].reference == ref && std::abs(p.rung - rung) <= 1) pairs.push_back(&p);
+    if (pack.keypoints[p.pack_kp].reference == ref && std::abs(p.rung - rung) <= 1 &&
+        !(avoid && (*avoid)[p.pack_kp - rec.keypoint_begin]))
+      pairs.push_back(&p);
   if (pairs.size() < 3) return;
   auto up_pos = [&](const Pair* p) -> const Vec3& { return part.rungs[p->rung - kRungMin].keypoints.points[p->upload_kp]; };
   auto up_nrm = [&](const Pair* p) -> const Vec3& { return part.rungs[p->rung - kRungMin].keypoints.normals[p->upload_kp]; };
@@ -684,7 +689,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       return m.transform.mirrored() == anchor.transform.mirrored() &&
              std::fabs(std::log(m.transform.scale / scale)) <= std::log(1.15);
     };
-    std::vector<PieceMatch> chosen{anchor};
+    if (debug_enabled())
+      std::fprintf(stderr, "  assemble ref %s: anchor part %u coverage %.3f scale %.3f mirrored %d\n", pd.references[ref].id.c_str(),
+                   anchor.part, anchor.coverage, anchor.transform.scale, int(anchor.transform.mirrored()));
     // Which other parts could be pieces of this placed reference: not larger than it, and (for the
     // costly re-verification) with votes for it. Bounded per reference: a job of a thousand shells
     // must not cost a thousand RANSACs per candidate.
@@ -698,31 +705,34 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       order.push_back({votes, i});
     }
     std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    // Every placement of every other part that agrees with the anchor: its own fits, the anchor's
+    // transform, a fresh fit at the anchor's scale.
+    struct Candidates { uint32_t part; bool reverified = false; std::vector<PieceMatch> fits; };
+    std::vector<Candidates> cands;
     size_t reverified = 0;
     for (const auto& [votes, i] : order) {
-      if (chosen.size() >= kMaxAssemblyParts) break;
-      PieceMatch best;
-      bool have = false;
+      Candidates c{i};
       for (size_t t : list)
-        if (pieces[t].part == i && consistent(pieces[t]) && (!have || pieces[t].score > best.score)) { best = pieces[t]; have = true; }
+        if (pieces[t].part == i && consistent(pieces[t])) c.fits.push_back(pieces[t]);
       // Pieces saved without being moved (any file of the job) sit where the anchor says.
       {
         PieceMatch same;
         same.part = i;
         same.transform = anchor.transform;
-        Coverage c = measure_coverage(parts[i], pd, ref, anchor.transform, fit, &same.covered);
-        same.coverage = c.area;
-        same.score = c.salient;
+        Coverage cov = measure_coverage(parts[i], pd, ref, anchor.transform, fit, &same.covered);
+        same.coverage = cov.area;
+        same.score = cov.salient;
         // Placed by the anchor's transform, a piece has no freedom of its own: any reference
         // surface it explains is evidence, however small the piece (multi-body references).
         if (same.coverage > 0.0) {
           same.explained = explained_fraction(parts[i], pd, ref, anchor.transform, fit);
           same.placed_by_anchor = true;
-          if (!have || same.score > best.score) { best = std::move(same); have = true; }
+          c.fits.push_back(std::move(same));
         }
       }
       if (votes >= 0.5 * options.min_vote && reverified < kMaxReverifiedParts) {
         ++reverified;
+        c.reverified = true;
         std::vector<PieceMatch> again;
         verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5151ull + i, fit, again, scale, hand);
         if (debug_enabled())
@@ -731,28 +741,80 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
                          pd.references[ref].id.c_str(), i, rung_for_scale(parts[i], rec, scale), m.coverage, m.transform.scale,
                          int(m.transform.mirrored()));
         for (PieceMatch& m : again)
-          if (consistent(m) && (!have || m.score > best.score)) {
+          if (consistent(m)) {
             m.part = i;
-            best = std::move(m);
-            have = true;
+            c.fits.push_back(std::move(m));
           }
       }
-      if (have && (best.placed_by_anchor || best.coverage >= options.min_piece_coverage)) chosen.push_back(std::move(best));
+      cands.push_back(std::move(c));
     }
-    std::sort(chosen.begin() + 1, chosen.end(), [](const PieceMatch& a, const PieceMatch& b) { return a.score > b.score; });
-    // Greedy union: a piece counts when it explains reference surface not explained yet.
-    std::vector<uint8_t> covered = chosen[0].covered;
-    std::vector<PieceMatch> used{chosen[0]};
-    for (size_t c = 1; c < chosen.size(); ++c) {
-      double added = 0.0, total = 0.0;
-      for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
-        float w = pd.keypoints[rec.keypoint_begin + k].weight;
-        total += w;
-        if (chosen[c].covered[k] && !covered[k]) added += w;
+    // Greedy maximum coverage (each step takes the placement that explains the most reference
+    // surface not explained yet, one placement per part).
+    std::vector<uint8_t> covered = anchor.covered;
+    std::vector<PieceMatch> used{anchor};
+    double total = 0.0;
+    for (uint32_t k = 0; k < rec.keypoint_count; ++k) total += pd.keypoints[rec.keypoint_begin + k].weight;
+    auto gain_of = [&](const PieceMatch& m) {
+      double added = 0.0;
+      for (uint32_t k = 0; k < rec.keypoint_count; ++k)
+        if (m.covered[k] && !covered[k]) added += pd.keypoints[rec.keypoint_begin + k].weight;
+      return total > 0 ? added / total : 0.0;
+    };
+    auto acceptable = [&](const PieceMatch& m, double gain) {
+      return gain > 0.0 && (m.placed_by_anchor || (m.coverage >= options.min_piece_coverage && gain >= 0.05));
+    };
+    auto take = [&](PieceMatch m, double gain, const char* how) {
+      if (debug_enabled())
+        std::fprintf(stderr, "  union ref %s part %u (%s): coverage %.3f adds %.3f%s\n", pd.references[ref].id.c_str(), m.part,
+                     how, m.coverage, gain, m.placed_by_anchor ? " (anchor's transform)" : "");
+      for (uint32_t k = 0; k < rec.keypoint_count; ++k) covered[k] |= m.covered[k];
+      used.push_back(std::move(m));
+    };
+    std::vector<uint8_t> taken(cands.size(), 0);
+    while (used.size() < kMaxAssemblyParts) {
+      double best_gain = 0.0;
+      size_t best_c = 0, best_f = 0;
+      for (size_t c = 0; c < cands.size(); ++c) {
+        if (taken[c]) continue;
+        for (size_t f = 0; f < cands[c].fits.size(); ++f) {
+          const double g = gain_of(cands[c].fits[f]);
+          if (acceptable(cands[c].fits[f], g) && g > best_gain) { best_gain = g; best_c = c; best_f = f; }
+        }
       }
-      if (total <= 0 || added <= 0.0 || (!chosen[c].placed_by_anchor && added / total < 0.05)) continue;
-      for (uint32_t k = 0; k < rec.keypoint_count; ++k) covered[k] |= chosen[c].covered[k];
-      used.push_back(chosen[c]);
+      if (!(best_gain > 0.0)) break;
+      taken[best_c] = 1;
+      take(cands[best_c].fits[best_f], best_gain, "own fit");
+    }
+    // A part that fits the reference well but only where other pieces already are: a piece of a
+    // symmetric part landed on the wrong copy of its region. Fitted again away from what is
+    // explained (verify_piece's `avoid`), best-fitting parts first.
+    std::vector<std::pair<double, size_t>> overlapped;
+    for (size_t c = 0; c < cands.size(); ++c) {
+      if (taken[c] || !cands[c].reverified) continue;
+      double best = 0.0;
+      for (const PieceMatch& m : cands[c].fits)
+        if (!m.placed_by_anchor) best = std::max(best, m.coverage);
+      if (best >= options.min_piece_coverage) overlapped.push_back({best, c});
+    }
+    std::sort(overlapped.begin(), overlapped.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    for (const auto& [best, c] : overlapped) {
+      if (used.size() >= kMaxAssemblyParts) break;
+      const uint32_t i = cands[c].part;
+      std::vector<PieceMatch> again;
+      verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0xa5a5ull + i, fit, again, scale, hand,
+                   &covered);
+      double best_gain = 0.0;
+      PieceMatch* pick = nullptr;
+      for (PieceMatch& m : again) {
+        if (!consistent(m)) continue;
+        m.part = i;
+        const double g = gain_of(m);
+        if (debug_enabled())
+          std::fprintf(stderr, "  re-verify away ref %s part %u: coverage %.3f adds %.3f scale %.3f\n", pd.references[ref].id.c_str(), i,
+                       m.coverage, g, m.transform.scale);
+        if (acceptable(m, g) && g > best_gain) { best_gain = g; pick = &m; }
+      }
+      if (pick) take(std::move(*pick), best_gain, "away");
     }
     return std::make_pair(covered, used);
   };
