@@ -84,6 +84,7 @@ constexpr double kExplainedEnough = 0.6;       // a part this much explained by 
 constexpr double kLookalikePenalty = 4.0;      // see penalised_score
 constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be assembled from
 constexpr size_t kMaxReverifiedParts = 24;
+constexpr double kOverlapRefit = 0.6;          // a piece adding less than this share of its fit is fitted again elsewhere
 constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best references are always verified     // RANSAC re-verifications per reference and handedness
 
 // Fine rungs of a large component hold thousands of keypoints; a spread-out subset of them is
@@ -330,7 +331,11 @@ double explained_fraction(const Part& part, const PackData& pack, uint32_t ref, 
 
 // Iterative closest point (similarity, handedness fixed) from reference keypoints to the part's
 // dense cloud, with normal-compatible, distance-gated pairs shrinking each round.
-Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Similarity T) {
+// known_scale > 0 (a piece placed at the scale of its reference's anchor piece): the scale stays
+// within kKnownScaleSlack of it. A small piece pins its own scale poorly, and ICP on it drifts to
+// whatever scale makes the piece fit somewhere else.
+constexpr float kKnownScaleSlack = 1.05f;
+Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Similarity T, float known_scale = 0.f) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   const Handedness hand = T.mirrored() ? Handedness::mirrored : Handedness::proper;
   std::vector<Vec3> src, dst;
@@ -362,6 +367,9 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
     }
     Similarity next;
     if (src.size() < 6 || !fit_similarity(src, dst, {}, hand, next)) break;
+    if (known_scale > 0.f && std::fabs(std::log(next.scale / known_scale)) > std::log(kKnownScaleSlack) &&
+        !fit_similarity(src, dst, {}, hand, next, std::clamp(next.scale, known_scale / kKnownScaleSlack, known_scale * kKnownScaleSlack)))
+      break;
     if (!scale_allowed(next.scale)) break;
     T = next;
   }
@@ -430,7 +438,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
       dst[3 + a] = dst[a] + 0.5f * R * hint * up_nrm(s[a]);
     }
     Similarity T;
-    if (!fit_similarity(src, dst, {}, hand, T) || !scale_allowed(T.scale)) continue;
+    if (!fit_similarity(src, dst, {}, hand, T, fixed_scale) || !scale_allowed(T.scale)) continue;
     if (fixed_scale > 0.f ? (T.scale < hint * 0.87f || T.scale > hint * 1.15f) : (T.scale < hint * 0.7f || T.scale > hint * 1.4f))
       continue;
     const float eps = 0.5f * R * T.scale;
@@ -463,7 +471,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   for (int h = 0; h < 2; ++h) {
     if (best_inliers[h] < 4 || best_inliers[h] * 10 < top * 6) continue;
     PieceMatch m;
-    m.transform = refine_icp(part, pack, ref, best[h]);
+    m.transform = refine_icp(part, pack, ref, best[h], fixed_scale);
     if (m.transform.scale * rec.size_mm < min_size) continue;
     Coverage c = measure_coverage(part, pack, ref, m.transform, fit, &m.covered);
     m.coverage = c.area;
@@ -745,6 +753,32 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
             m.part = i;
             c.fits.push_back(std::move(m));
           }
+        // Fits well, but mostly where the anchor is: a piece of a symmetric part on the anchor's
+        // copy of its region. Fitted again away from the anchor (verify_piece's `avoid`).
+        const PieceMatch* own = nullptr;
+        for (const PieceMatch& m : c.fits)
+          if (!m.placed_by_anchor && (!own || m.coverage > own->coverage)) own = &m;
+        if (own && own->coverage >= options.min_piece_coverage) {
+          double added = 0.0, all = 0.0;
+          for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+            const float w = pd.keypoints[rec.keypoint_begin + k].weight;
+            all += w * own->covered[k];
+            if (own->covered[k] && !anchor.covered[k]) added += w;
+          }
+          if (added < kOverlapRefit * all) {
+            std::vector<PieceMatch> away;
+            verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0xa5a5ull + i, fit, away, scale, hand,
+                         &anchor.covered);
+            for (PieceMatch& m : away)
+              if (consistent(m)) {
+                if (debug_enabled())
+                  std::fprintf(stderr, "  re-verify away from anchor ref %s part %u: coverage %.3f scale %.3f\n",
+                               pd.references[ref].id.c_str(), i, m.coverage, m.transform.scale);
+                m.part = i;
+                c.fits.push_back(std::move(m));
+              }
+          }
+        }
       }
       cands.push_back(std::move(c));
     }
@@ -801,7 +835,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       if (used.size() >= kMaxAssemblyParts) break;
       const uint32_t i = cands[c].part;
       std::vector<PieceMatch> again;
-      verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0xa5a5ull + i, fit, again, scale, hand,
+      verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5a5aull + i, fit, again, scale, hand,
                    &covered);
       double best_gain = 0.0;
       PieceMatch* pick = nullptr;
