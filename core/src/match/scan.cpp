@@ -84,6 +84,7 @@ constexpr double kExplainedEnough = 0.6;       // a part this much explained by 
 constexpr double kLookalikePenalty = 4.0;      // see penalised_score
 constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be assembled from
 constexpr size_t kMaxReverifiedParts = 24;
+constexpr double kLargePieceShare = 0.08;      // of the placed reference's area: re-verified without votes
 constexpr double kOverlapRefit = 0.6;          // a piece adding less than this share of its fit is fitted again elsewhere
 constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best references are always verified     // RANSAC re-verifications per reference and handedness
 
@@ -172,6 +173,24 @@ std::vector<Pair> query_exhaustive(const Part& part, const PackData& pack) {
     for_each_query(f, [&](size_t i) {
       pair_query(f.descriptor(i), int16_t(j), uint32_t(i), pack, [&](auto&& visit) {
         for (uint32_t kp = 0; kp < pack.keypoint_count; ++kp) visit(kp);
+      }, pairs);
+    });
+  }
+  return pairs;
+}
+
+// Pairs of one part against one reference's keypoints only, at rungs rung-1..rung+1: for a part
+// re-verified as a piece of a reference already placed. The index keeps each upload keypoint's few
+// nearest keypoints over the whole pack, and a piece (its descriptors near the cut changed) often
+// keeps too few of them on its own reference to be fitted.
+std::vector<Pair> query_reference(const Part& part, const PackData& pack, uint32_t ref, int rung) {
+  const ReferenceRecord& rec = pack.reference_records[ref];
+  std::vector<Pair> pairs;
+  for (int j = std::max(kRungMin, rung - 1); j <= std::min(kRungMax, rung + 1); ++j) {
+    const Features& f = part.rungs[j - kRungMin];
+    for_each_query(f, [&](size_t i) {
+      pair_query(f.descriptor(i), int16_t(j), uint32_t(i), pack, [&](auto&& visit) {
+        for (uint32_t k = 0; k < rec.keypoint_count; ++k) visit(rec.keypoint_begin + k);
       }, pairs);
     });
   }
@@ -715,7 +734,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     // Every placement of every other part that agrees with the anchor: its own fits, the anchor's
     // transform, a fresh fit at the anchor's scale.
-    struct Candidates { uint32_t part; bool reverified = false; std::vector<PieceMatch> fits; };
+    struct Candidates { uint32_t part; bool reverified = false; std::vector<PieceMatch> fits; std::vector<Pair> own_pairs; };
     std::vector<Candidates> cands;
     size_t reverified = 0;
     for (const auto& [votes, i] : order) {
@@ -738,11 +757,16 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
           c.fits.push_back(std::move(same));
         }
       }
-      if (votes >= 0.5 * options.min_vote && reverified < kMaxReverifiedParts) {
+      // A large piece is worth a fit without votes: cut pieces lose the descriptors that cross
+      // the cut, and a piece's right rung may hold too few of the rest to vote.
+      if ((votes >= 0.5 * options.min_vote || parts[i].area >= kLargePieceShare * placed_area) && reverified < kMaxReverifiedParts) {
         ++reverified;
         c.reverified = true;
         std::vector<PieceMatch> again;
-        verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5151ull + i, fit, again, scale, hand);
+        const int rung = rung_for_scale(parts[i], rec, scale);
+        c.own_pairs = query_reference(parts[i], pd, ref, rung);
+        const std::vector<Pair>& own_pairs = c.own_pairs;
+        verify_piece(parts[i], pd, ref, rung, own_pairs, 0x5151ull + i, fit, again, scale, hand);
         if (debug_enabled())
           for (const PieceMatch& m : again)
             std::fprintf(stderr, "  re-verify ref %s part %u rung %d: coverage %.3f scale %.3f mirrored %d\n",
@@ -767,8 +791,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
           }
           if (added < kOverlapRefit * all) {
             std::vector<PieceMatch> away;
-            verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0xa5a5ull + i, fit, away, scale, hand,
-                         &anchor.covered);
+            verify_piece(parts[i], pd, ref, rung, own_pairs, 0xa5a5ull + i, fit, away, scale, hand, &anchor.covered);
             for (PieceMatch& m : away)
               if (consistent(m)) {
                 if (debug_enabled())
@@ -835,8 +858,8 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       if (used.size() >= kMaxAssemblyParts) break;
       const uint32_t i = cands[c].part;
       std::vector<PieceMatch> again;
-      verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5a5aull + i, fit, again, scale, hand,
-                   &covered);
+      verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), cands[c].own_pairs, 0x5a5aull + i, fit, again, scale,
+                   hand, &covered);
       double best_gain = 0.0;
       PieceMatch* pick = nullptr;
       for (PieceMatch& m : again) {
