@@ -85,7 +85,8 @@ constexpr double kLookalikePenalty = 4.0;      // see penalised_score
 constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be assembled from
 constexpr size_t kMaxReverifiedParts = 24;
 constexpr double kLargePieceShare = 0.08;      // of the placed reference's area: re-verified without votes
-constexpr double kOverlapRefit = 0.6;          // a piece adding less than this share of its fit is fitted again elsewhere
+constexpr double kOverlapRefit = 0.6;
+constexpr size_t kAnchorsPerHandedness = 4;    // assemblies tried per reference and handedness          // a piece adding less than this share of its fit is fitted again elsewhere
 constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best references are always verified     // RANSAC re-verifications per reference and handedness
 
 // Fine rungs of a large component hold thousands of keypoints; a spread-out subset of them is
@@ -895,11 +896,26 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   tbb::parallel_for(size_t(0), refs_found.size(), [&](size_t r) {
     const uint32_t ref = refs_found[r];
     const ReferenceRecord& rec = pd.reference_records[ref];
+    // Per handedness, the best piece, and the next best of other parts or at other scales: a small
+    // piece often fits best as a whole reference shrunk to its size, and only a piece at the right
+    // scale gathers the others around it.
+    std::vector<const PieceMatch*> anchors;
     for (int h = 0; h < 2; ++h) {
-      const PieceMatch* anchor = nullptr;
+      std::vector<const PieceMatch*> mine;
       for (size_t t : by_ref[ref])
-        if (int(pieces[t].transform.mirrored()) == h && (!anchor || pieces[t].score > anchor->score)) anchor = &pieces[t];
-      if (!anchor) continue;
+        if (int(pieces[t].transform.mirrored()) == h) mine.push_back(&pieces[t]);
+      std::stable_sort(mine.begin(), mine.end(), [](const PieceMatch* a, const PieceMatch* b) { return a->score > b->score; });
+      size_t taken = 0;
+      for (size_t k = 0; k < mine.size() && taken < kAnchorsPerHandedness; ++k) {
+        const bool seen = std::any_of(anchors.end() - taken, anchors.end(), [&](const PieceMatch* a) {
+          return a->part == mine[k]->part && std::fabs(std::log(a->transform.scale / mine[k]->transform.scale)) <= std::log(1.15);
+        });
+        if (seen) continue;
+        anchors.push_back(mine[k]);
+        ++taken;
+      }
+    }
+    for (const PieceMatch* anchor : anchors) {
       auto [covered, used] = assemble(ref, *anchor);
       double shit = 0.0, stotal = 0.0;
       for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
