@@ -67,6 +67,7 @@ struct PieceMatch {
   double coverage = 0.0;  // fraction of the reference's area explained
   double score = 0.0;     // the same, weighted by keypoint salience
   double explained = 0.0; // fraction of the part's own surface the placed reference accounts for
+                          // (-1: not measured yet; assembly measures it for the pieces it uses)
   bool placed_by_anchor = false;  // measured under another piece's transform, not fitted itself
   std::vector<uint8_t> covered;  // per reference keypoint
 };
@@ -408,7 +409,7 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
 // else explains is where it came from.
 void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung, const std::vector<Pair>& all_pairs,
                   uint64_t seed, const FitCriterion& fit, std::vector<PieceMatch>& out, float fixed_scale = 0.f,
-                  Handedness hand = Handedness::best, const std::vector<uint8_t>* avoid = nullptr) {
+                  Handedness hand = Handedness::best, const std::vector<uint8_t>* avoid = nullptr, bool with_explained = true) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   std::vector<const Pair*> pairs;
   for (const Pair& p : all_pairs)
@@ -496,7 +497,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     Coverage c = measure_coverage(part, pack, ref, m.transform, fit, &m.covered);
     m.coverage = c.area;
     m.score = c.salient;
-    m.explained = explained_fraction(part, pack, ref, m.transform, fit);
+    m.explained = with_explained ? explained_fraction(part, pack, ref, m.transform, fit) : -1.0;
     out.push_back(std::move(m));
   }
 }
@@ -753,7 +754,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         // Placed by the anchor's transform, a piece has no freedom of its own: any reference
         // surface it explains is evidence, however small the piece (multi-body references).
         if (same.coverage > 0.0) {
-          same.explained = explained_fraction(parts[i], pd, ref, anchor.transform, fit);
+          same.explained = -1.0;  // measured when used (take)
           same.placed_by_anchor = true;
           c.fits.push_back(std::move(same));
         }
@@ -767,7 +768,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         const int rung = rung_for_scale(parts[i], rec, scale);
         c.own_pairs = query_reference(parts[i], pd, ref, rung);
         const std::vector<Pair>& own_pairs = c.own_pairs;
-        verify_piece(parts[i], pd, ref, rung, own_pairs, 0x5151ull + i, fit, again, scale, hand);
+        verify_piece(parts[i], pd, ref, rung, own_pairs, 0x5151ull + i, fit, again, scale, hand, nullptr, false);
         if (debug_enabled())
           for (const PieceMatch& m : again)
             std::fprintf(stderr, "  re-verify ref %s part %u rung %d: coverage %.3f scale %.3f mirrored %d\n",
@@ -792,7 +793,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
           }
           if (added < kOverlapRefit * all) {
             std::vector<PieceMatch> away;
-            verify_piece(parts[i], pd, ref, rung, own_pairs, 0xa5a5ull + i, fit, away, scale, hand, &anchor.covered);
+            verify_piece(parts[i], pd, ref, rung, own_pairs, 0xa5a5ull + i, fit, away, scale, hand, &anchor.covered, false);
             for (PieceMatch& m : away)
               if (consistent(m)) {
                 if (debug_enabled())
@@ -826,6 +827,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         std::fprintf(stderr, "  union ref %s part %u (%s): coverage %.3f adds %.3f%s\n", pd.references[ref].id.c_str(), m.part,
                      how, m.coverage, gain, m.placed_by_anchor ? " (anchor's transform)" : "");
       for (uint32_t k = 0; k < rec.keypoint_count; ++k) covered[k] |= m.covered[k];
+      if (m.explained < 0.0) m.explained = explained_fraction(parts[m.part], pd, ref, m.transform, fit);
       used.push_back(std::move(m));
     };
     std::vector<uint8_t> taken(cands.size(), 0);
@@ -860,7 +862,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       const uint32_t i = cands[c].part;
       std::vector<PieceMatch> again;
       verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), cands[c].own_pairs, 0x5a5aull + i, fit, again, scale,
-                   hand, &covered);
+                   hand, &covered, false);
       double best_gain = 0.0;
       PieceMatch* pick = nullptr;
       for (PieceMatch& m : again) {
@@ -911,6 +913,12 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
           return a->part == mine[k]->part && std::fabs(std::log(a->transform.scale / mine[k]->transform.scale)) <= std::log(1.15);
         });
         if (seen) continue;
+        // A further anchor is worth an assembly only with another part that could be a piece of it.
+        const double placed = rec.area_mm2 * double(mine[k]->transform.scale) * double(mine[k]->transform.scale);
+        if (taken > 0 && std::none_of(parts.begin(), parts.end(), [&](const Part& p) {
+              return &p != &parts[mine[k]->part] && p.area <= 1.3 * placed;
+            }))
+          continue;
         anchors.push_back(mine[k]);
         ++taken;
       }
