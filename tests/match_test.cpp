@@ -245,8 +245,8 @@ TEST_P(Variants, FoundAsTheRightReference) {
   if (exact_whole_part(c.kind)) {
     EXPECT_EQ(r.verdict, Verdict::flagged);
   } else if (c.kind == VariantKind::pieces) {
-    // Pieces at seed 1 (2-3 pieces over two files): every reference flagged, lowest score 0.923
-    // (pinion). Over seeds 1-5, 33 of 35 are flagged (SlowEngine.PiecesOverSeeds).
+    // Pieces at seed 1 (2-3 pieces over two files): every reference flagged, lowest score 0.878
+    // (handle). Over seeds 1-5, 33 of 35 are flagged (SlowEngine.PiecesOverSeeds).
     EXPECT_EQ(r.verdict, Verdict::flagged);
   } else {
     // decimate25, plate and fused: at least review. Lowest scores at seed 1: spool decimate25
@@ -595,8 +595,8 @@ TEST_F(Engine, NaiveBaselineFindsTheSameReference) {
 class SlowEngine : public Engine {};
 
 // Pieces over seeds 1-5: the right reference tops at least 80% of the 35 jobs (measured 35/35),
-// and at least 90% are flagged (measured 33/35: pinion seed 2 at 0.652 and handle seed 4 at 0.572
-// are in review; 31/35 before pieces were fitted at the anchor's scale and away from each other).
+// and at least 90% are flagged (measured 33/35: handle seeds 2 and 4 in review at 0.599 and 0.536;
+// 31/35 before assembly fitted pieces at the anchor's scale and away from each other).
 TEST_F(SlowEngine, PiecesOverSeeds) {
   int right = 0, flagged = 0, total = 0;
   for (const std::string& stem : reference_stems())
