@@ -87,6 +87,7 @@ constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be as
 constexpr size_t kMaxReverifiedParts = 24;
 constexpr double kLargePieceShare = 0.08;      // of the placed reference's area: re-verified without votes
 constexpr double kOverlapRefit = 0.6;
+constexpr float kCapAreaScale = 1.08f;         // see the job-scale anchor in run_matching
 constexpr size_t kAnchorsPerHandedness = 4;    // assemblies tried per reference and handedness          // a piece adding less than this share of its fit is fitted again elsewhere
 constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best references are always verified     // RANSAC re-verifications per reference and handedness
 
@@ -356,7 +357,8 @@ double explained_fraction(const Part& part, const PackData& pack, uint32_t ref, 
 // within kKnownScaleSlack of it. A small piece pins its own scale poorly, and ICP on it drifts to
 // whatever scale makes the piece fit somewhere else.
 constexpr float kKnownScaleSlack = 1.05f;
-Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Similarity T, float known_scale = 0.f) {
+Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Similarity T, float known_scale = 0.f,
+                      float slack = kKnownScaleSlack) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   const Handedness hand = T.mirrored() ? Handedness::mirrored : Handedness::proper;
   std::vector<Vec3> src, dst;
@@ -388,8 +390,8 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
     }
     Similarity next;
     if (src.size() < 6 || !fit_similarity(src, dst, {}, hand, next)) break;
-    if (known_scale > 0.f && std::fabs(std::log(next.scale / known_scale)) > std::log(kKnownScaleSlack) &&
-        !fit_similarity(src, dst, {}, hand, next, std::clamp(next.scale, known_scale / kKnownScaleSlack, known_scale * kKnownScaleSlack)))
+    if (known_scale > 0.f && std::fabs(std::log(next.scale / known_scale)) > std::log(slack) &&
+        !fit_similarity(src, dst, {}, hand, next, std::clamp(next.scale, known_scale / slack, known_scale * slack)))
       break;
     if (!scale_allowed(next.scale)) break;
     T = next;
@@ -409,7 +411,8 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
 // else explains is where it came from.
 void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung, const std::vector<Pair>& all_pairs,
                   uint64_t seed, const FitCriterion& fit, std::vector<PieceMatch>& out, float fixed_scale = 0.f,
-                  Handedness hand = Handedness::best, const std::vector<uint8_t>* avoid = nullptr, bool with_explained = true) {
+                  Handedness hand = Handedness::best, const std::vector<uint8_t>* avoid = nullptr, bool with_explained = true,
+                  float scale_slack = kKnownScaleSlack) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   std::vector<const Pair*> pairs;
   for (const Pair& p : all_pairs)
@@ -492,7 +495,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   for (int h = 0; h < 2; ++h) {
     if (best_inliers[h] < 4 || best_inliers[h] * 10 < top * 6) continue;
     PieceMatch m;
-    m.transform = refine_icp(part, pack, ref, best[h], fixed_scale);
+    m.transform = refine_icp(part, pack, ref, best[h], fixed_scale, scale_slack);
     if (m.transform.scale * rec.size_mm < min_size) continue;
     Coverage c = measure_coverage(part, pack, ref, m.transform, fit, &m.covered);
     m.coverage = c.area;
@@ -921,6 +924,49 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
           continue;
         anchors.push_back(mine[k]);
         ++taken;
+      }
+    }
+    // The job's scale: a part cut into pieces is, all pieces together, as large as the reference.
+    // When the pieces' own fits agree on no such scale (each piece alone fits best as the whole
+    // reference shrunk to its size), the piece with the best fit is fitted again at the scale
+    // that makes the reference as large as all the parts that fit it, and anchors an assembly too.
+    std::vector<PieceMatch> job_anchors;
+    job_anchors.reserve(2);
+    {
+      std::vector<uint8_t> fits(parts.size(), 0);
+      for (size_t t : by_ref[ref]) fits[pieces[t].part] = 1;
+      double area = 0.0;
+      for (size_t i = 0; i < parts.size(); ++i)
+        if (fits[i]) area += parts[i].area;
+      // Cut faces add area the reference does not have: the scale is then somewhat smaller,
+      // job_scale / kCapAreaScale give or take kCapAreaScale (ICP settles it).
+      const float job_scale = float(std::sqrt(area / std::max(double(rec.area_mm2), 1e-12)));
+      size_t n_fitting = 0;
+      for (uint8_t f : fits) n_fitting += f;
+      for (int h = 0; h < 2 && n_fitting >= 2 && scale_allowed(job_scale); ++h) {
+        const PieceMatch* best = nullptr;
+        bool agreed = false;
+        for (size_t t : by_ref[ref]) {
+          if (int(pieces[t].transform.mirrored()) != h) continue;
+          agreed |= std::fabs(std::log(pieces[t].transform.scale * kCapAreaScale / job_scale)) <= std::log(1.15);
+          if (!best || pieces[t].score > best->score) best = &pieces[t];
+        }
+        if (!best || agreed) continue;
+        const Part& part = parts[best->part];
+        const int rung = rung_for_scale(part, rec, job_scale);
+        std::vector<PieceMatch> fitted;
+        verify_piece(part, pd, ref, rung, query_reference(part, pd, ref, rung), 0x7a7aull + best->part, fit, fitted,
+                     job_scale / kCapAreaScale, h ? Handedness::mirrored : Handedness::proper, nullptr, true, kCapAreaScale);
+        const PieceMatch* top = nullptr;
+        for (const PieceMatch& m : fitted)
+          if (m.coverage >= options.min_piece_coverage && (!top || m.score > top->score)) top = &m;
+        if (debug_enabled())
+          std::fprintf(stderr, "  job-scale anchor ref %s part %u scale %.3f: %s %.3f\n", pd.references[ref].id.c_str(), best->part,
+                       job_scale, top ? "coverage" : "no fit", top ? top->coverage : 0.0);
+        if (!top) continue;
+        job_anchors.push_back(*top);
+        job_anchors.back().part = best->part;
+        anchors.push_back(&job_anchors.back());
       }
     }
     for (const PieceMatch* anchor : anchors) {
