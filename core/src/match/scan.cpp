@@ -857,7 +857,8 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       double best = 0.0;
       for (const PieceMatch& m : cands[c].fits)
         if (!m.placed_by_anchor) best = std::max(best, m.coverage);
-      if (best >= options.min_piece_coverage) overlapped.push_back({best, c});
+      if (best >= options.min_piece_coverage || parts[cands[c].part].area >= kLargePieceShare * placed_area)
+        overlapped.push_back({best, c});
     }
     std::sort(overlapped.begin(), overlapped.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     for (const auto& [best, c] : overlapped) {
