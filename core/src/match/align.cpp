@@ -8,7 +8,7 @@
 namespace partscreen::detail {
 
 bool fit_similarity(const std::vector<Eigen::Vector3f>& src, const std::vector<Eigen::Vector3f>& dst,
-                    const std::vector<float>& weights, Handedness hand, Similarity& out) {
+                    const std::vector<float>& weights, Handedness hand, Similarity& out, float fixed_scale) {
   const size_t n = src.size();
   if (n < 3 || dst.size() != n) return false;
   double wsum = 0.0;
@@ -40,7 +40,7 @@ bool fit_similarity(const std::vector<Eigen::Vector3f>& src, const std::vector<E
   auto solve = [&](double sign, Similarity& s, double& residual) {
     Eigen::Vector3d S(1.0, 1.0, sign);
     Eigen::Matrix3d R = svd.matrixU() * S.asDiagonal() * svd.matrixV().transpose();
-    double c = (sv.array() * S.array()).sum() / var_s;
+    double c = fixed_scale > 0.f ? double(fixed_scale) : (sv.array() * S.array()).sum() / var_s;
     if (!(c > 0)) return false;
     Eigen::Vector3d t = md - c * R * ms;
     s.rotation = R.cast<float>();

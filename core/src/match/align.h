@@ -20,8 +20,10 @@ enum class Handedness { proper, mirrored, best };
 
 // Least-squares similarity mapping src[i] -> dst[i] (Umeyama, PAMI 1991), with the reflection
 // decided by `hand` (best: the lower residual of the two). Weights optional (empty = 1).
-// Returns false when the problem is degenerate (fewer than 3 points or all collinear).
+// fixed_scale > 0: the scale is known (the rotation does not depend on it; the translation is
+// solved for it), a rigid fit. Returns false when the problem is degenerate (fewer than 3 points
+// or all collinear).
 bool fit_similarity(const std::vector<Eigen::Vector3f>& src, const std::vector<Eigen::Vector3f>& dst,
-                    const std::vector<float>& weights, Handedness hand, Similarity& out);
+                    const std::vector<float>& weights, Handedness hand, Similarity& out, float fixed_scale = 0.f);
 
 }  // namespace partscreen::detail

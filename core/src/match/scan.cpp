@@ -68,6 +68,7 @@ struct PieceMatch {
   double coverage = 0.0;  // fraction of the reference's area explained
   double score = 0.0;     // the same, weighted by keypoint salience
   double explained = 0.0; // fraction of the part's own surface the placed reference accounts for
+                          // (-1: not measured yet; assembly measures it for the pieces it uses)
   bool placed_by_anchor = false;  // measured under another piece's transform, not fitted itself
   std::vector<uint8_t> covered;  // per reference keypoint
 };
@@ -85,6 +86,10 @@ constexpr double kExplainedEnough = 0.6;       // a part this much explained by 
 constexpr double kLookalikePenalty = 4.0;      // see penalised_score
 constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be assembled from
 constexpr size_t kMaxReverifiedParts = 24;
+constexpr double kLargePieceShare = 0.08;      // of the placed reference's area: re-verified without votes
+constexpr double kOverlapRefit = 0.6;
+constexpr float kCapAreaScale = 1.08f;         // see the job-scale anchor in run_matching
+constexpr size_t kAnchorsPerHandedness = 4;    // assemblies tried per reference and handedness          // a piece adding less than this share of its fit is fitted again elsewhere
 constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best references are always verified     // RANSAC re-verifications per reference and handedness
 
 // Fine rungs of a large component hold thousands of keypoints; a spread-out subset of them is
@@ -189,6 +194,24 @@ std::vector<Pair> query_exhaustive(const Part& part, const PackData& pack) {
     for_each_query(f, [&](size_t i) {
       pair_query(f.descriptor(i), int16_t(j), uint32_t(i), pack, [&](auto&& visit) {
         for (uint32_t kp = 0; kp < pack.keypoint_count; ++kp) visit(kp);
+      }, pairs);
+    });
+  }
+  return pairs;
+}
+
+// Pairs of one part against one reference's keypoints only, at rungs rung-1..rung+1: for a part
+// re-verified as a piece of a reference already placed. The index keeps each upload keypoint's few
+// nearest keypoints over the whole pack, and a piece (its descriptors near the cut changed) often
+// keeps too few of them on its own reference to be fitted.
+std::vector<Pair> query_reference(const Part& part, const PackData& pack, uint32_t ref, int rung) {
+  const ReferenceRecord& rec = pack.reference_records[ref];
+  std::vector<Pair> pairs;
+  for (int j = std::max(kRungMin, rung - 1); j <= std::min(kRungMax, rung + 1); ++j) {
+    const Features& f = part.rungs[j - kRungMin];
+    for_each_query(f, [&](size_t i) {
+      pair_query(f.descriptor(i), int16_t(j), uint32_t(i), pack, [&](auto&& visit) {
+        for (uint32_t k = 0; k < rec.keypoint_count; ++k) visit(rec.keypoint_begin + k);
       }, pairs);
     });
   }
@@ -348,7 +371,12 @@ double explained_fraction(const Part& part, const PackData& pack, uint32_t ref, 
 
 // Iterative closest point (similarity, handedness fixed) from reference keypoints to the part's
 // dense cloud, with normal-compatible, distance-gated pairs shrinking each round.
-Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Similarity T) {
+// known_scale > 0 (a piece placed at the scale of its reference's anchor piece): the scale stays
+// within kKnownScaleSlack of it. A small piece pins its own scale poorly, and ICP on it drifts to
+// whatever scale makes the piece fit somewhere else.
+constexpr float kKnownScaleSlack = 1.05f;
+Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Similarity T, float known_scale = 0.f,
+                      float slack = kKnownScaleSlack) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   const Handedness hand = T.mirrored() ? Handedness::mirrored : Handedness::proper;
   std::vector<Vec3> src, dst;
@@ -380,6 +408,9 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
     }
     Similarity next;
     if (src.size() < 6 || !fit_similarity(src, dst, {}, hand, next)) break;
+    if (known_scale > 0.f && std::fabs(std::log(next.scale / known_scale)) > std::log(slack) &&
+        !fit_similarity(src, dst, {}, hand, next, std::clamp(next.scale, known_scale / slack, known_scale * slack)))
+      break;
     if (!scale_allowed(next.scale)) break;
     T = next;
   }
@@ -392,14 +423,20 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
 // A part that is (nearly) mirror-symmetric fits both ways: the best hypothesis of each handedness
 // is refined when both are plausible, and both are returned, so assembly can pick the one its
 // other pieces agree with. fixed_scale > 0 (with `hand`) constrains hypotheses to a scale and
-// handedness already known from another piece of the same reference.
+// handedness already known from another piece of the same reference. `avoid` (per reference
+// keypoint) leaves out pairs on reference surface other pieces already explain: a piece of a
+// symmetric part fits every symmetric copy of its region equally well, and only the copy nobody
+// else explains is where it came from.
 void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung, const std::vector<Pair>& all_pairs,
                   uint64_t seed, const FitCriterion& fit, std::vector<PieceMatch>& out, float fixed_scale = 0.f,
-                  Handedness hand = Handedness::best) {
+                  Handedness hand = Handedness::best, const std::vector<uint8_t>* avoid = nullptr, bool with_explained = true,
+                  float scale_slack = kKnownScaleSlack) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   std::vector<const Pair*> pairs;
   for (const Pair& p : all_pairs)
-    if (pack.keypoints[p.pack_kp].reference == ref && std::abs(p.rung - rung) <= 1) pairs.push_back(&p);
+    if (pack.keypoints[p.pack_kp].reference == ref && std::abs(p.rung - rung) <= 1 &&
+        !(avoid && (*avoid)[p.pack_kp - rec.keypoint_begin]))
+      pairs.push_back(&p);
   if (pairs.size() < 3) return;
   auto up_pos = [&](const Pair* p) -> const Vec3& { return part.rungs[p->rung - kRungMin].keypoints.points[p->upload_kp]; };
   auto up_nrm = [&](const Pair* p) -> const Vec3& { return part.rungs[p->rung - kRungMin].keypoints.normals[p->upload_kp]; };
@@ -443,7 +480,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
       dst[3 + a] = dst[a] + 0.5f * R * hint * up_nrm(s[a]);
     }
     Similarity T;
-    if (!fit_similarity(src, dst, {}, hand, T) || !scale_allowed(T.scale)) continue;
+    if (!fit_similarity(src, dst, {}, hand, T, fixed_scale) || !scale_allowed(T.scale)) continue;
     if (fixed_scale > 0.f ? (T.scale < hint * 0.87f || T.scale > hint * 1.15f) : (T.scale < hint * 0.7f || T.scale > hint * 1.4f))
       continue;
     const float eps = 0.5f * R * T.scale;
@@ -476,12 +513,12 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   for (int h = 0; h < 2; ++h) {
     if (best_inliers[h] < 4 || best_inliers[h] * 10 < top * 6) continue;
     PieceMatch m;
-    m.transform = refine_icp(part, pack, ref, best[h]);
+    m.transform = refine_icp(part, pack, ref, best[h], fixed_scale, scale_slack);
     if (m.transform.scale * rec.size_mm < min_size) continue;
     Coverage c = measure_coverage(part, pack, ref, m.transform, fit, &m.covered);
     m.coverage = c.area;
     m.score = c.salient;
-    m.explained = explained_fraction(part, pack, ref, m.transform, fit);
+    m.explained = with_explained ? explained_fraction(part, pack, ref, m.transform, fit) : -1.0;
     out.push_back(std::move(m));
   }
 }
@@ -709,7 +746,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       return m.transform.mirrored() == anchor.transform.mirrored() &&
              std::fabs(std::log(m.transform.scale / scale)) <= std::log(1.15);
     };
-    std::vector<PieceMatch> chosen{anchor};
+    if (debug_enabled())
+      std::fprintf(stderr, "  assemble ref %s: anchor part %u coverage %.3f scale %.3f mirrored %d\n", pd.references[ref].id.c_str(),
+                   anchor.part, anchor.coverage, anchor.transform.scale, int(anchor.transform.mirrored()));
     // Which other parts could be pieces of this placed reference: not larger than it, and (for the
     // costly re-verification) with votes for it. Bounded per reference: a job of a thousand shells
     // must not cost a thousand RANSACs per candidate.
@@ -723,61 +762,148 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       order.push_back({votes, i});
     }
     std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    // Every placement of every other part that agrees with the anchor: its own fits, the anchor's
+    // transform, a fresh fit at the anchor's scale.
+    struct Candidates { uint32_t part; bool reverified = false; std::vector<PieceMatch> fits; std::vector<Pair> own_pairs; };
+    std::vector<Candidates> cands;
     size_t reverified = 0;
     for (const auto& [votes, i] : order) {
-      if (chosen.size() >= kMaxAssemblyParts) break;
-      PieceMatch best;
-      bool have = false;
+      Candidates c{i};
       for (size_t t : list)
-        if (pieces[t].part == i && consistent(pieces[t]) && (!have || pieces[t].score > best.score)) { best = pieces[t]; have = true; }
+        if (pieces[t].part == i && consistent(pieces[t])) c.fits.push_back(pieces[t]);
       // Pieces saved without being moved (any file of the job) sit where the anchor says.
       {
         PieceMatch same;
         same.part = i;
         same.transform = anchor.transform;
-        Coverage c = measure_coverage(parts[i], pd, ref, anchor.transform, fit, &same.covered);
-        same.coverage = c.area;
-        same.score = c.salient;
+        Coverage cov = measure_coverage(parts[i], pd, ref, anchor.transform, fit, &same.covered);
+        same.coverage = cov.area;
+        same.score = cov.salient;
         // Placed by the anchor's transform, a piece has no freedom of its own: any reference
         // surface it explains is evidence, however small the piece (multi-body references).
         if (same.coverage > 0.0) {
-          same.explained = explained_fraction(parts[i], pd, ref, anchor.transform, fit);
+          same.explained = -1.0;  // measured when used (take)
           same.placed_by_anchor = true;
-          if (!have || same.score > best.score) { best = std::move(same); have = true; }
+          c.fits.push_back(std::move(same));
         }
       }
-      if (votes >= 0.5 * options.min_vote && reverified < kMaxReverifiedParts) {
+      // A large piece is worth a fit without votes: cut pieces lose the descriptors that cross
+      // the cut, and a piece's right rung may hold too few of the rest to vote.
+      if ((votes >= 0.5 * options.min_vote || parts[i].area >= kLargePieceShare * placed_area) && reverified < kMaxReverifiedParts) {
         ++reverified;
+        c.reverified = true;
         std::vector<PieceMatch> again;
-        verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), pairs[i], 0x5151ull + i, fit, again, scale, hand);
+        const int rung = rung_for_scale(parts[i], rec, scale);
+        c.own_pairs = query_reference(parts[i], pd, ref, rung);
+        const std::vector<Pair>& own_pairs = c.own_pairs;
+        verify_piece(parts[i], pd, ref, rung, own_pairs, 0x5151ull + i, fit, again, scale, hand, nullptr, false);
         if (debug_enabled())
           for (const PieceMatch& m : again)
             std::fprintf(stderr, "  re-verify ref %s part %u rung %d: coverage %.3f scale %.3f mirrored %d\n",
                          pd.references[ref].id.c_str(), i, rung_for_scale(parts[i], rec, scale), m.coverage, m.transform.scale,
                          int(m.transform.mirrored()));
         for (PieceMatch& m : again)
-          if (consistent(m) && (!have || m.score > best.score)) {
+          if (consistent(m)) {
             m.part = i;
-            best = std::move(m);
-            have = true;
+            c.fits.push_back(std::move(m));
           }
+        // Fits well, but mostly where the anchor is: a piece of a symmetric part on the anchor's
+        // copy of its region. Fitted again away from the anchor (verify_piece's `avoid`).
+        const PieceMatch* own = nullptr;
+        for (const PieceMatch& m : c.fits)
+          if (!m.placed_by_anchor && (!own || m.coverage > own->coverage)) own = &m;
+        if (own && own->coverage >= options.min_piece_coverage) {
+          double added = 0.0, all = 0.0;
+          for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+            const float w = pd.keypoints[rec.keypoint_begin + k].weight;
+            all += w * own->covered[k];
+            if (own->covered[k] && !anchor.covered[k]) added += w;
+          }
+          if (added < kOverlapRefit * all) {
+            std::vector<PieceMatch> away;
+            verify_piece(parts[i], pd, ref, rung, own_pairs, 0xa5a5ull + i, fit, away, scale, hand, &anchor.covered, false);
+            for (PieceMatch& m : away)
+              if (consistent(m)) {
+                if (debug_enabled())
+                  std::fprintf(stderr, "  re-verify away from anchor ref %s part %u: coverage %.3f scale %.3f\n",
+                               pd.references[ref].id.c_str(), i, m.coverage, m.transform.scale);
+                m.part = i;
+                c.fits.push_back(std::move(m));
+              }
+          }
+        }
       }
-      if (have && (best.placed_by_anchor || best.coverage >= options.min_piece_coverage)) chosen.push_back(std::move(best));
+      cands.push_back(std::move(c));
     }
-    std::sort(chosen.begin() + 1, chosen.end(), [](const PieceMatch& a, const PieceMatch& b) { return a.score > b.score; });
-    // Greedy union: a piece counts when it explains reference surface not explained yet.
-    std::vector<uint8_t> covered = chosen[0].covered;
-    std::vector<PieceMatch> used{chosen[0]};
-    for (size_t c = 1; c < chosen.size(); ++c) {
-      double added = 0.0, total = 0.0;
-      for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
-        float w = pd.keypoints[rec.keypoint_begin + k].weight;
-        total += w;
-        if (chosen[c].covered[k] && !covered[k]) added += w;
+    // Greedy maximum coverage (each step takes the placement that explains the most reference
+    // surface not explained yet, one placement per part).
+    std::vector<uint8_t> covered = anchor.covered;
+    std::vector<PieceMatch> used{anchor};
+    double total = 0.0;
+    for (uint32_t k = 0; k < rec.keypoint_count; ++k) total += pd.keypoints[rec.keypoint_begin + k].weight;
+    auto gain_of = [&](const PieceMatch& m) {
+      double added = 0.0;
+      for (uint32_t k = 0; k < rec.keypoint_count; ++k)
+        if (m.covered[k] && !covered[k]) added += pd.keypoints[rec.keypoint_begin + k].weight;
+      return total > 0 ? added / total : 0.0;
+    };
+    auto acceptable = [&](const PieceMatch& m, double gain) {
+      return gain > 0.0 && (m.placed_by_anchor || (m.coverage >= options.min_piece_coverage && gain >= 0.05));
+    };
+    auto take = [&](PieceMatch m, double gain, const char* how) {
+      if (debug_enabled())
+        std::fprintf(stderr, "  union ref %s part %u (%s): coverage %.3f adds %.3f%s\n", pd.references[ref].id.c_str(), m.part,
+                     how, m.coverage, gain, m.placed_by_anchor ? " (anchor's transform)" : "");
+      for (uint32_t k = 0; k < rec.keypoint_count; ++k) covered[k] |= m.covered[k];
+      if (m.explained < 0.0) m.explained = explained_fraction(parts[m.part], pd, ref, m.transform, fit);
+      used.push_back(std::move(m));
+    };
+    std::vector<uint8_t> taken(cands.size(), 0);
+    while (used.size() < kMaxAssemblyParts) {
+      double best_gain = 0.0;
+      size_t best_c = 0, best_f = 0;
+      for (size_t c = 0; c < cands.size(); ++c) {
+        if (taken[c]) continue;
+        for (size_t f = 0; f < cands[c].fits.size(); ++f) {
+          const double g = gain_of(cands[c].fits[f]);
+          if (acceptable(cands[c].fits[f], g) && g > best_gain) { best_gain = g; best_c = c; best_f = f; }
+        }
       }
-      if (total <= 0 || added <= 0.0 || (!chosen[c].placed_by_anchor && added / total < 0.05)) continue;
-      for (uint32_t k = 0; k < rec.keypoint_count; ++k) covered[k] |= chosen[c].covered[k];
-      used.push_back(chosen[c]);
+      if (!(best_gain > 0.0)) break;
+      taken[best_c] = 1;
+      take(cands[best_c].fits[best_f], best_gain, "own fit");
+    }
+    // A part that fits the reference well but only where other pieces already are: a piece of a
+    // symmetric part landed on the wrong copy of its region. Fitted again away from what is
+    // explained (verify_piece's `avoid`), best-fitting parts first.
+    std::vector<std::pair<double, size_t>> overlapped;
+    for (size_t c = 0; c < cands.size(); ++c) {
+      if (taken[c] || !cands[c].reverified) continue;
+      double best = 0.0;
+      for (const PieceMatch& m : cands[c].fits)
+        if (!m.placed_by_anchor) best = std::max(best, m.coverage);
+      if (best >= options.min_piece_coverage || parts[cands[c].part].area >= kLargePieceShare * placed_area)
+        overlapped.push_back({best, c});
+    }
+    std::sort(overlapped.begin(), overlapped.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    for (const auto& [best, c] : overlapped) {
+      if (used.size() >= kMaxAssemblyParts) break;
+      const uint32_t i = cands[c].part;
+      std::vector<PieceMatch> again;
+      verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), cands[c].own_pairs, 0x5a5aull + i, fit, again, scale,
+                   hand, &covered, false);
+      double best_gain = 0.0;
+      PieceMatch* pick = nullptr;
+      for (PieceMatch& m : again) {
+        if (!consistent(m)) continue;
+        m.part = i;
+        const double g = gain_of(m);
+        if (debug_enabled())
+          std::fprintf(stderr, "  re-verify away ref %s part %u: coverage %.3f adds %.3f scale %.3f\n", pd.references[ref].id.c_str(), i,
+                       m.coverage, g, m.transform.scale);
+        if (acceptable(m, g) && g > best_gain) { best_gain = g; pick = &m; }
+      }
+      if (pick) take(std::move(*pick), best_gain, "away");
     }
     return std::make_pair(covered, used);
   };
@@ -801,11 +927,75 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   tbb::parallel_for(size_t(0), refs_found.size(), [&](size_t r) {
     const uint32_t ref = refs_found[r];
     const ReferenceRecord& rec = pd.reference_records[ref];
+    // Per handedness, the best piece, and the next best of other parts or at other scales: a small
+    // piece often fits best as a whole reference shrunk to its size, and only a piece at the right
+    // scale gathers the others around it.
+    std::vector<const PieceMatch*> anchors;
     for (int h = 0; h < 2; ++h) {
-      const PieceMatch* anchor = nullptr;
+      std::vector<const PieceMatch*> mine;
       for (size_t t : by_ref[ref])
-        if (int(pieces[t].transform.mirrored()) == h && (!anchor || pieces[t].score > anchor->score)) anchor = &pieces[t];
-      if (!anchor) continue;
+        if (int(pieces[t].transform.mirrored()) == h) mine.push_back(&pieces[t]);
+      std::stable_sort(mine.begin(), mine.end(), [](const PieceMatch* a, const PieceMatch* b) { return a->score > b->score; });
+      size_t taken = 0;
+      for (size_t k = 0; k < mine.size() && taken < kAnchorsPerHandedness; ++k) {
+        const bool seen = std::any_of(anchors.end() - taken, anchors.end(), [&](const PieceMatch* a) {
+          return a->part == mine[k]->part && std::fabs(std::log(a->transform.scale / mine[k]->transform.scale)) <= std::log(1.15);
+        });
+        if (seen) continue;
+        // A further anchor is worth an assembly only with another part that could be a piece of it.
+        const double placed = rec.area_mm2 * double(mine[k]->transform.scale) * double(mine[k]->transform.scale);
+        if (taken > 0 && std::none_of(parts.begin(), parts.end(), [&](const Part& p) {
+              return &p != &parts[mine[k]->part] && p.area <= 1.3 * placed;
+            }))
+          continue;
+        anchors.push_back(mine[k]);
+        ++taken;
+      }
+    }
+    // The job's scale: a part cut into pieces is, all pieces together, as large as the reference.
+    // When the pieces' own fits agree on no such scale (each piece alone fits best as the whole
+    // reference shrunk to its size), the piece with the best fit is fitted again at the scale
+    // that makes the reference as large as all the parts that fit it, and anchors an assembly too.
+    std::vector<PieceMatch> job_anchors;
+    job_anchors.reserve(2);
+    {
+      std::vector<uint8_t> fits(parts.size(), 0);
+      for (size_t t : by_ref[ref]) fits[pieces[t].part] = 1;
+      double area = 0.0;
+      for (size_t i = 0; i < parts.size(); ++i)
+        if (fits[i]) area += parts[i].area;
+      // Cut faces add area the reference does not have: the scale is then somewhat smaller,
+      // job_scale / kCapAreaScale give or take kCapAreaScale (ICP settles it).
+      const float job_scale = float(std::sqrt(area / std::max(double(rec.area_mm2), 1e-12)));
+      size_t n_fitting = 0;
+      for (uint8_t f : fits) n_fitting += f;
+      for (int h = 0; h < 2 && n_fitting >= 2 && scale_allowed(job_scale); ++h) {
+        const PieceMatch* best = nullptr;
+        bool agreed = false;
+        for (size_t t : by_ref[ref]) {
+          if (int(pieces[t].transform.mirrored()) != h) continue;
+          agreed |= std::fabs(std::log(pieces[t].transform.scale * kCapAreaScale / job_scale)) <= std::log(1.15);
+          if (!best || pieces[t].score > best->score) best = &pieces[t];
+        }
+        if (!best || agreed) continue;
+        const Part& part = parts[best->part];
+        const int rung = rung_for_scale(part, rec, job_scale);
+        std::vector<PieceMatch> fitted;
+        verify_piece(part, pd, ref, rung, query_reference(part, pd, ref, rung), 0x7a7aull + best->part, fit, fitted,
+                     job_scale / kCapAreaScale, h ? Handedness::mirrored : Handedness::proper, nullptr, true, kCapAreaScale);
+        const PieceMatch* top = nullptr;
+        for (const PieceMatch& m : fitted)
+          if (m.coverage >= options.min_piece_coverage && (!top || m.score > top->score)) top = &m;
+        if (debug_enabled())
+          std::fprintf(stderr, "  job-scale anchor ref %s part %u scale %.3f: %s %.3f\n", pd.references[ref].id.c_str(), best->part,
+                       job_scale, top ? "coverage" : "no fit", top ? top->coverage : 0.0);
+        if (!top) continue;
+        job_anchors.push_back(*top);
+        job_anchors.back().part = best->part;
+        anchors.push_back(&job_anchors.back());
+      }
+    }
+    for (const PieceMatch* anchor : anchors) {
       auto [covered, used] = assemble(ref, *anchor);
       double shit = 0.0, stotal = 0.0;
       for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
