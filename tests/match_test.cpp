@@ -313,23 +313,24 @@ TEST_F(Engine, DeterministicAcrossRunsAndThreads) {
 // explained by one half alone (0.92 coverage: its halves mirror each other), and couplingdown
 // finds only its right half (review, 0.583; reported as an engine finding). Asserted on the
 // three that list both halves and are flagged.
-// A part cut in two by triangle centroid at the median along x (no caps: open halves).
-std::array<Mesh, 2> split_at_median_x(const Mesh& m) {
-  std::vector<float> cx;
+// A part cut in two by triangle centroid at the median along an axis (no caps: open halves).
+std::array<Mesh, 2> split_at_median(const Mesh& m, int axis) {
+  std::vector<float> c;
   for (size_t t = 0; t < m.triangle_count(); ++t) {
     float x = 0;
-    for (int k = 0; k < 3; ++k) x += m.positions[3 * m.indices[3 * t + k]];
-    cx.push_back(x / 3);
+    for (int k = 0; k < 3; ++k) x += m.positions[3 * m.indices[3 * t + k] + axis];
+    c.push_back(x / 3);
   }
-  std::vector<float> sorted = cx;
+  std::vector<float> sorted = c;
   std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
   const float median = sorted[sorted.size() / 2];
   std::array<Mesh, 2> halves;
   for (Mesh& h : halves) h.positions = m.positions;  // unused vertices are dropped by clean-up
   for (size_t t = 0; t < m.triangle_count(); ++t)
-    for (int k = 0; k < 3; ++k) halves[cx[t] < median ? 0 : 1].indices.push_back(m.indices[3 * t + k]);
+    for (int k = 0; k < 3; ++k) halves[c[t] < median ? 0 : 1].indices.push_back(m.indices[3 * t + k]);
   return halves;
 }
+std::array<Mesh, 2> split_at_median_x(const Mesh& m) { return split_at_median(m, 0); }
 
 TEST_F(Engine, PartSplitOverTwoFilesReportsBothFiles) {
   for (const std::string stem : {"fandisk", "pinion", "anchor"}) {
@@ -370,20 +371,7 @@ TEST_F(Engine, HalvesOfASymmetricPartAreEachPlacedWhereTheyBelong) {
   for (float x : m.positions) lo = std::min(lo, x), hi = std::max(hi, x);
   for (int axis : {1, 2}) {
     SCOPED_TRACE("cut along axis " + std::to_string(axis));
-    // Split by triangle centroid at the median (like split_at_median_x, along `axis`).
-    std::vector<float> c;
-    for (size_t t = 0; t < m.triangle_count(); ++t) {
-      float x = 0;
-      for (int k = 0; k < 3; ++k) x += m.positions[3 * m.indices[3 * t + k] + axis];
-      c.push_back(x / 3);
-    }
-    std::vector<float> sorted = c;
-    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-    const float median = sorted[sorted.size() / 2];
-    std::array<Mesh, 2> halves;
-    for (Mesh& h : halves) h.positions = m.positions;  // unused vertices are dropped by clean-up
-    for (size_t t = 0; t < m.triangle_count(); ++t)
-      for (int k = 0; k < 3; ++k) halves[c[t] < median ? 0 : 1].indices.push_back(m.indices[3 * t + k]);
+    std::array<Mesh, 2> halves = split_at_median(m, axis);
     for (size_t v = 0; v < halves[1].vertex_count(); ++v) {  // (x, y) -> (-y + 3 size, x)
       float& x = halves[1].positions[3 * v];
       float& y = halves[1].positions[3 * v + 1];
