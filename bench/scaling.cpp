@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,11 @@ Mesh grown(Mesh m, size_t target) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(const std::string& folder, const std::vector<size_t>& sizes, size_t queries, size_t upload_triangles,
+               const std::string& pack_dir);
+
+// Bad options or an unreadable folder end with the reason and exit code 2.
+int main(int argc, char** argv) try {
   std::string folder;
   std::vector<size_t> sizes{100, 1000};
   size_t queries = 10, upload_triangles = 100000;
@@ -56,21 +61,35 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    auto count = [&](const std::string& text) -> size_t {
+      if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+        throw std::invalid_argument(a + " wants whole numbers (e.g. --sizes 100,1000,10000), not '" + text + "'");
+      return std::stoul(text);
+    };
     if (a == "--sizes") {
       sizes.clear();
       std::string list = next();
       for (size_t p = 0; p < list.size();) {
         size_t q = list.find(',', p);
-        sizes.push_back(std::stoul(list.substr(p, q - p)));
+        sizes.push_back(count(list.substr(p, q - p)));
         p = q == std::string::npos ? list.size() : q + 1;
       }
-    } else if (a == "--queries") queries = std::stoul(next());
-    else if (a == "--triangles") upload_triangles = std::stoul(next());
+    } else if (a == "--queries") queries = count(next());
+    else if (a == "--triangles") upload_triangles = count(next());
     else if (a == "--pack-dir") pack_dir = next();
     else if (a == "--help") { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] [--pack-dir DIR] FOLDER"); return 0; }
     else folder = a;
   }
   if (folder.empty()) { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] [--pack-dir DIR] FOLDER"); return 2; }
+  return run(folder, sizes, queries, upload_triangles, pack_dir);
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "scaling: %s\n", e.what());
+  return 2;
+}
+
+static int run(const std::string& folder, const std::vector<size_t>& sizes, size_t queries, size_t upload_triangles,
+               const std::string& pack_dir) {
+  if (!pack_dir.empty()) fs::create_directories(pack_dir);
   std::vector<std::string> files;
   for (auto& e : fs::recursive_directory_iterator(folder))
     if (e.is_regular_file() && (e.path().extension() == ".stl" || e.path().extension() == ".STL")) files.push_back(e.path().string());
