@@ -56,6 +56,17 @@ def zip_members(data):
         return [(i.filename, z.read(i.filename)) for i in z.infolist()]
 
 
+def driver_results(cmd, env, out):
+    """Runs a CAD program's test driver, which writes out/results.json, and returns (and removes) it."""
+    r = run(cmd, env=env)
+    path = os.path.join(out, "results.json")
+    assert r.returncode == 0 and os.path.exists(path), r.stdout[-3000:] + r.stderr[-3000:]
+    with open(path) as f:
+        results = json.load(f)
+    os.remove(path)
+    return results
+
+
 def read_log(path):
     if not os.path.exists(path):
         return []
@@ -275,13 +286,7 @@ class FreeCADTest(Base):
     def freecad_run(cls, out, do, addon=True, **env):
         os.makedirs(out, exist_ok=True)
         e = dict(cls.env, HOME=cls.home_addon if addon else cls.home_plain, CAD_OUT=out, CAD_DO=do, **env)
-        r = run([cls.freecad, cls.driver], env=e)
-        path = os.path.join(out, "results.json")
-        assert r.returncode == 0 and os.path.exists(path), r.stdout[-3000:] + r.stderr[-3000:]
-        with open(path) as f:
-            results = json.load(f)
-        os.remove(path)
-        return results
+        return driver_results([cls.freecad, cls.driver], e, out)
 
     def test_flagged_export_raises_and_writes_nothing(self):
         out = os.path.join(self.tmp, "flagged")
@@ -386,14 +391,8 @@ class BlenderTest(Base):
         os.makedirs(out, exist_ok=True)
         e = dict(cls.env, CAD_OUT=out, CAD_DO=do, CAD_ADDON="1" if addon else "0",
                  CAD_ADDONS=os.path.join(PLUGINS, "blender"), **env)
-        r = run([cls.blender, "--background", "--factory-startup", "--python-exit-code", "3", "--python", cls.driver],
-                env=e)
-        path = os.path.join(out, "results.json")
-        assert r.returncode == 0 and os.path.exists(path), r.stdout[-3000:] + r.stderr[-3000:]
-        with open(path) as f:
-            results = json.load(f)
-        os.remove(path)
-        return results
+        return driver_results(
+            [cls.blender, "--background", "--factory-startup", "--python-exit-code", "3", "--python", cls.driver], e, out)
 
     def test_flagged_export_is_cancelled_and_leaves_no_file(self):
         out = os.path.join(self.tmp, "flagged")
