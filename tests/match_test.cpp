@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 
 #include "engine_fixtures.h"
+#include "stl_fixtures.h"
+#include "eval/mesh_ops.h"
 #include "geometry/enclosed.h"
 #include "partscreen/partscreen.h"
 #include "partscreen/variants.h"
@@ -530,6 +532,52 @@ TEST_F(Engine, BuriedPartIsFoundInTheEnclosedSurface) {
   // Small shells around these parts are often matched whole too; the enclosed surface must carry
   // some of them (measured: 4 of 7 at seed 1).
   EXPECT_GE(found_enclosed, 3u);
+}
+
+// A box from lo to hi (a closed, indexed mesh for CGAL's booleans).
+Mesh box_mesh(const std::array<float, 3>& lo, const std::array<float, 3>& hi) {
+  Mesh m = soup(cube(1.f));
+  for (size_t i = 0; i < m.positions.size(); ++i) m.positions[i] = lo[i % 3] + m.positions[i] * (hi[i % 3] - lo[i % 3]);
+  return m;
+}
+
+// A thin, nearly symmetric part (a 1 mm-walled cover, open on one side, with two cut-outs and a
+// boss) looks alike from most of its poses: a patch of its plate describes like any other, few
+// descriptor pairs are right, and several RANSAC hypotheses (the cover turned over or end for end)
+// explain nearly as many of them as the true one. Every rigid and mirrored copy is still flagged.
+TEST(ThinParts, CoverIsFoundInEveryPose) {
+  using eval::BooleanOp;
+  Mesh cover;
+  ASSERT_TRUE(eval::apply_booleans(box_mesh({0, 0, 0}, {74, 38, 6.5f}),
+                                   {{BooleanOp::subtract, box_mesh({1, 1, 1}, {73, 37, 8})},
+                                    {BooleanOp::subtract, box_mesh({10, 8, -1}, {16, 14, 2})},
+                                    {BooleanOp::subtract, box_mesh({50, 20, -1}, {62, 24, 2})},
+                                    {BooleanOp::unite, box_mesh({30, 15, 0.5f}, {34, 19, 5})}},
+                                   cover));
+  TempDir dir("partscreen_thin");
+  write_all(dir.file("cover.stl"), binary_stl([&] {
+              std::vector<Tri> tris;
+              for (size_t t = 0; t < cover.indices.size(); t += 3) {
+                Tri tri;
+                for (int k = 0; k < 9; ++k) tri[k] = cover.positions[3 * cover.indices[t + k / 3] + k % 3];
+                tris.push_back(tri);
+              }
+              return tris;
+            }()));
+  EnrollOptions eo;
+  eo.threads = 2;
+  enroll({{dir.file("cover.stl"), "cover", "test", ""}}, dir.file("thin.pack"), eo);
+  const Pack pack = Pack::open(dir.file("thin.pack"));
+  int flagged = 0, cases = 0;
+  for (VariantKind kind : {VariantKind::rigid, VariantKind::mirror})
+    for (uint64_t seed = 1; seed <= 8; ++seed) {
+      const Variant v = make_variant(cover, kind, seed);
+      const ScanResult r = scan_loaded(job_of(v), pack, two_threads());
+      ++cases;
+      flagged += r.verdict == Verdict::flagged;
+      EXPECT_EQ(r.verdict, Verdict::flagged) << v.name << " seed " << seed << " score " << (r.matches.empty() ? 0.0 : r.matches[0].score);
+    }
+  std::printf("cover: %d of %d flagged\n", flagged, cases);
 }
 
 // Parts that were never enrolled are cleared. (assimp's Spider and Wuson models are left to

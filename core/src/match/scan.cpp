@@ -5,6 +5,8 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include <Eigen/Eigenvalues>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -82,6 +84,10 @@ bool scale_allowed(float s) {
 constexpr uint32_t kMatchDistance2 = 70u * 70u;  // descriptor pair threshold (quantised units)
 constexpr uint32_t kBeam = 2;
 constexpr float kMinReferenceShare = 0.35f;    // placed reference size / part size, at least
+constexpr size_t kHypothesesKept = 6;          // distinct RANSAC poses kept per handedness (verify_piece)
+constexpr double kSettledFit = 0.85;           // a fit scoring this much is not second-guessed
+constexpr double kDoubtFloor = 0.3;            // below this a fit is another part, not a misplaced copy
+constexpr double kAxisPoseRough = 0.5;         // a principal-axis pose must put this much surface in place
 constexpr double kExplainedEnough = 0.6;       // a part this much explained by the reference is it (or a piece)
 constexpr double kLookalikePenalty = 4.0;      // see penalised_score
 constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be assembled from
@@ -369,6 +375,75 @@ double explained_fraction(const Part& part, const PackData& pack, uint32_t ref, 
   return total > 0 ? hit / total : 0.0;
 }
 
+// Poses from principal axes (the moments of the surface): when a part is the whole reference
+// (its area is the reference's at the scale the moments give), the part's axes are the
+// reference's, up to the sign of each axis: four proper poses and four mirrored ones. A global
+// start that needs no descriptor pairs, for parts where few pairs are right (flat or thin parts,
+// where one patch describes like any other). Empty when the part is not the whole reference or
+// its axes are ill-defined (two moments within 15%: any turn about the third axis fits).
+std::vector<Similarity> principal_axis_poses(const Part& part, const PackData& pack, uint32_t ref) {
+  const ReferenceRecord& rec = pack.reference_records[ref];
+  auto moments = [](auto&& each, Eigen::Vector3d& mean, Eigen::Matrix3d& axes, Eigen::Vector3d& spread) {
+    double w = 0.0;
+    Eigen::Vector3d m = Eigen::Vector3d::Zero();
+    each([&](const Vec3& p, float wt) { m += wt * p.cast<double>(); w += wt; });
+    if (!(w > 0.0)) return false;
+    mean = m / w;
+    Eigen::Matrix3d C = Eigen::Matrix3d::Zero();
+    each([&](const Vec3& p, float wt) { const Eigen::Vector3d d = p.cast<double>() - mean; C += wt * d * d.transpose(); });
+    Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> es(C / w);
+    spread = es.eigenvalues().reverse();           // largest first
+    axes = es.eigenvectors().rowwise().reverse();  // columns to match
+    return spread[2] > 0.0 && spread[0] > 1.15 * 1.15 * spread[1] && spread[1] > 1.15 * 1.15 * spread[2];
+  };
+  Eigen::Vector3d mr, mu, sr, su;
+  Eigen::Matrix3d Ar, Au;
+  const bool ok_ref = moments([&](auto&& f) {
+    for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+      const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
+      f(Vec3(Eigen::Map<const Vec3>(kp.position)), kp.weight);
+    }
+  }, mr, Ar, sr);
+  const bool ok_part = ok_ref && moments([&](auto&& f) {
+    for (size_t i = 0; i < part.coarse.size(); ++i) f(part.coarse.points[i], part.coarse.weights[i]);
+  }, mu, Au, su);
+  if (!ok_part) return {};
+  const double scale = std::sqrt(su.sum() / sr.sum());
+  if (!scale_allowed(float(scale)) || std::fabs(std::log(part.area / (rec.area_mm2 * scale * scale))) > std::log(1.25)) return {};
+  std::vector<Similarity> out;
+  for (int signs = 0; signs < 8; ++signs) {
+    const Eigen::Vector3d d(signs & 1 ? -1.0 : 1.0, signs & 2 ? -1.0 : 1.0, signs & 4 ? -1.0 : 1.0);
+    const Eigen::Matrix3d R = Au * d.asDiagonal() * Ar.transpose();
+    Similarity T;
+    T.rotation = R.cast<float>();
+    T.scale = float(scale);
+    T.translation = (mu - scale * R * mr).cast<float>();
+    out.push_back(T);
+  }
+  return out;
+}
+
+// A quick, loose coverage of an unrefined pose: a sparse subset of the reference keypoints (about
+// 200), three times the coverage tolerance, normals within 60 degrees. Only for ranking poses.
+double rough_coverage(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T, const FitCriterion& fit) {
+  const ReferenceRecord& rec = pack.reference_records[ref];
+  const float tol = 3.f * std::max(fit.tolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
+  const uint32_t step = std::max<uint32_t>(1, rec.keypoint_count / 200);
+  double hit = 0.0, total = 0.0;
+  for (uint32_t k = 0; k < rec.keypoint_count; k += step) {
+    const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
+    const Vec3 p = T.apply(Eigen::Map<const Vec3>(kp.position));
+    const Vec3 n = T.rotation * Eigen::Map<const Vec3>(kp.surface_normal);
+    total += kp.weight;
+    bool ok = false;
+    part.coarse_grid.for_each_within(p, tol, [&](int i) {
+      if (!ok && part.coarse.anchor_normal(i).dot(n) > 0.5f) ok = true;
+    });
+    if (ok) hit += kp.weight;
+  }
+  return total > 0 ? hit / total : 0.0;
+}
+
 // Iterative closest point (similarity, handedness fixed) from reference keypoints to the part's
 // dense cloud, with normal-compatible, distance-gated pairs shrinking each round.
 // known_scale > 0 (a piece placed at the scale of its reference's anchor piece): the scale stays
@@ -449,8 +524,28 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   std::vector<double> sample_weight(pairs.size());
   for (size_t i = 0; i < pairs.size(); ++i) sample_weight[i] = 0.1 + pack.keypoints[pairs[i]->pack_kp].salience;
   std::discrete_distribution<size_t> pick(sample_weight.begin(), sample_weight.end());
-  Similarity best[2];            // [0] proper, [1] mirrored
+  // The best few distinct hypotheses of each handedness ([0] proper, [1] mirrored). A flat or
+  // nearly symmetric part has several poses that explain almost as many pairs as the true one
+  // (the plate turned over or end for end), and which of them has the most inliers is a coin
+  // toss; where the leader leaves doubt, the surface tells them apart (see the end).
+  struct Hypothesis { Similarity T; size_t inliers = 0; };
+  std::vector<Hypothesis> best[2];
   size_t best_inliers[2] = {0, 0};
+  const auto distinct = [&](const Similarity& a, const Similarity& b) {
+    const float cos_angle = std::clamp(((a.rotation.transpose() * b.rotation).trace() - 1.f) * 0.5f, -1.f, 1.f);
+    return cos_angle < 0.97f || (a.translation - b.translation).norm() > 0.25f * R * a.scale;  // ~14 degrees
+  };
+  const auto keep = [&](std::vector<Hypothesis>& list, const Similarity& T, size_t inliers) {
+    for (Hypothesis& h : list)
+      if (!distinct(h.T, T)) {
+        if (inliers > h.inliers) h = {T, inliers};
+        std::sort(list.begin(), list.end(), [](const Hypothesis& x, const Hypothesis& y) { return x.inliers > y.inliers; });
+        return;
+      }
+    list.push_back({T, inliers});
+    std::sort(list.begin(), list.end(), [](const Hypothesis& x, const Hypothesis& y) { return x.inliers > y.inliers; });
+    if (list.size() > kHypothesesKept) list.pop_back();
+  };
   std::vector<Vec3> src(6), dst(6);
   std::vector<uint8_t> seen(rec.keypoint_count);
   // Hypotheses are scored on a fixed random subset of the pairs (preemptive scoring); the loop
@@ -460,6 +555,33 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   std::shuffle(probe.begin(), probe.end(), rng);
   if (probe.size() > 384) probe.resize(384);
   int iterations = int(std::min<size_t>(2000, 200 + pairs.size() * 4));
+  // Scores one hypothesis on the probe pairs and keeps it when it is among the best.
+  const auto consider = [&](const Similarity& T, float hint, int it) {
+    if (!scale_allowed(T.scale)) return;
+    if (fixed_scale > 0.f ? (T.scale < hint * 0.87f || T.scale > hint * 1.15f) : (T.scale < hint * 0.7f || T.scale > hint * 1.4f))
+      return;
+    const float eps = 0.5f * R * T.scale;
+    std::fill(seen.begin(), seen.end(), 0);
+    size_t inliers = 0;
+    for (const Pair* p : probe) {
+      uint32_t k = p->pack_kp - rec.keypoint_begin;
+      if (seen[k]) continue;
+      Vec3 q = T.apply(ref_pos(p));
+      if ((q - up_pos(p)).squaredNorm() > eps * eps) continue;
+      if ((T.rotation * ref_nrm(p)).dot(up_nrm(p)) < 0.6f) continue;
+      seen[k] = 1;
+      ++inliers;
+    }
+    const int h = T.mirrored() ? 1 : 0;
+    if (inliers * 10 >= best_inliers[h] * 6) keep(best[h], T, inliers);
+    if (inliers > best_inliers[h]) {
+      best_inliers[h] = inliers;
+      const double w = double(std::max(best_inliers[0], best_inliers[1])) / double(probe.size());
+      const double needed = std::log(0.01) / std::log(std::max(1e-9, 1.0 - w * w * w));
+      // Both handednesses are wanted for symmetric parts: keep sampling at least a little.
+      iterations = std::min(iterations, std::max(it + 1, int(needed * 2.0) + 100));
+    }
+  };
   for (int it = 0; it < iterations; ++it) {
     const Pair* s[3] = {pairs[pick(rng)], pairs[pick(rng)], pairs[pick(rng)]};
     if (s[0] == s[1] || s[1] == s[2] || s[0] == s[2]) continue;
@@ -480,46 +602,66 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
       dst[3 + a] = dst[a] + 0.5f * R * hint * up_nrm(s[a]);
     }
     Similarity T;
-    if (!fit_similarity(src, dst, {}, hand, T, fixed_scale) || !scale_allowed(T.scale)) continue;
-    if (fixed_scale > 0.f ? (T.scale < hint * 0.87f || T.scale > hint * 1.15f) : (T.scale < hint * 0.7f || T.scale > hint * 1.4f))
-      continue;
-    const float eps = 0.5f * R * T.scale;
-    std::fill(seen.begin(), seen.end(), 0);
-    size_t inliers = 0;
-    for (const Pair* p : probe) {
-      uint32_t k = p->pack_kp - rec.keypoint_begin;
-      if (seen[k]) continue;
-      Vec3 q = T.apply(ref_pos(p));
-      if ((q - up_pos(p)).squaredNorm() > eps * eps) continue;
-      if ((T.rotation * ref_nrm(p)).dot(up_nrm(p)) < 0.6f) continue;
-      seen[k] = 1;
-      ++inliers;
-    }
-    const int h = T.mirrored() ? 1 : 0;
-    if (inliers > best_inliers[h]) {
-      best_inliers[h] = inliers;
-      best[h] = T;
-      const double w = double(std::max(best_inliers[0], best_inliers[1])) / double(probe.size());
-      const double needed = std::log(0.01) / std::log(std::max(1e-9, 1.0 - w * w * w));
-      // Both handednesses are wanted for symmetric parts: keep sampling at least a little.
-      iterations = std::min(iterations, std::max(it + 1, int(needed * 2.0) + 100));
-    }
+    if (fit_similarity(src, dst, {}, hand, T, fixed_scale)) consider(T, hint, it);
   }
   const size_t top = std::max(best_inliers[0], best_inliers[1]);
   // A reference placed much smaller than the part cannot be checked at this part's sampling
   // resolution (the coverage tolerance would be set by the sampling, not by the reference): the
   // rung ladder stops at kRungRatio^kRungMin for the same reason.
   const float min_size = kMinReferenceShare * size_of_area(part.area);
-  for (int h = 0; h < 2; ++h) {
-    if (best_inliers[h] < 4 || best_inliers[h] * 10 < top * 6) continue;
-    PieceMatch m;
-    m.transform = refine_icp(part, pack, ref, best[h], fixed_scale, scale_slack);
-    if (m.transform.scale * rec.size_mm < min_size) continue;
-    Coverage c = measure_coverage(part, pack, ref, m.transform, fit, &m.covered);
-    m.coverage = c.area;
-    m.score = c.salient;
-    m.explained = with_explained ? explained_fraction(part, pack, ref, m.transform, fit) : -1.0;
-    out.push_back(std::move(m));
+  // Whole-part poses from the principal axes join the runners-up (verify_piece's own fits only:
+  // a piece re-verified at a known scale, or away from other pieces, is not the whole reference).
+  std::vector<Similarity> axis_poses;
+  if (fixed_scale <= 0.f && !avoid) axis_poses = principal_axis_poses(part, pack, ref);
+  // The hand with more inliers first: once one hand has a clear fit, the other gets its leader
+  // refined (symmetric parts fit both ways, and assembly picks) but no second guesses.
+  const int first = best_inliers[1] > best_inliers[0] ? 1 : 0;
+  bool settled = false;
+  for (int h : {first, 1 - first}) {
+    std::vector<Hypothesis>& list = best[h];
+    for (const Similarity& T : axis_poses)
+      if (int(T.mirrored()) == h && (hand == Handedness::best || (hand == Handedness::mirrored) == bool(h))) list.push_back({T, 0});
+    const bool ransac_leader = best_inliers[h] >= 4 && best_inliers[h] * 10 >= top * 6;
+    if (!ransac_leader && (axis_poses.empty() || settled)) continue;
+    auto refine = [&](const Similarity& start, size_t inliers) {
+      PieceMatch m;
+      m.transform = refine_icp(part, pack, ref, start, fixed_scale, scale_slack);
+      if (m.transform.scale * rec.size_mm < min_size) return m;
+      Coverage c = measure_coverage(part, pack, ref, m.transform, fit, &m.covered);
+      m.coverage = c.area;
+      m.score = c.salient;
+      if (debug_enabled())
+        std::fprintf(stderr, "  hypothesis ref %s hand %d inliers %zu: coverage %.3f score %.3f scale %.3f\n",
+                     pack.references[ref].id.c_str(), h, inliers, m.coverage, m.score, m.transform.scale);
+      return m;
+    };
+    // The RANSAC leader (most descriptor inliers) is refined first. While it leaves doubt, the
+    // other pose that puts the most reference surface on the part before any refinement (a loose,
+    // sparse check: descriptor inliers are few and noisy on such parts, the surface is not) is
+    // refined too. A clear fit costs one ICP as before, and so does a leader too poor to be a
+    // misplaced copy of the reference (then only a whole-part axis pose may compete).
+    PieceMatch chosen;
+    bool have = false;
+    if (ransac_leader) chosen = refine(list[0].T, list[0].inliers), have = true;
+    if (!settled && (!have || chosen.score < kSettledFit)) {
+      const bool runners_up = have && chosen.score >= kDoubtFloor;
+      double best_rough = have ? rough_coverage(part, pack, ref, list[0].T, fit) : kAxisPoseRough;
+      size_t pick = list.size();
+      for (size_t i = have ? 1 : 0; i < list.size(); ++i) {
+        const bool from_axes = list[i].inliers == 0;
+        if (!from_axes && (!runners_up || list[i].inliers < 4 || list[i].inliers * 10 < best_inliers[h] * 6)) continue;
+        const double r = rough_coverage(part, pack, ref, list[i].T, fit);
+        if (r > best_rough && (!from_axes || r >= kAxisPoseRough)) best_rough = r, pick = i;
+      }
+      if (pick < list.size()) {
+        PieceMatch m = refine(list[pick].T, list[pick].inliers);
+        if (!have || m.score > chosen.score) chosen = std::move(m), have = true;
+      }
+    }
+    if (!have || chosen.transform.scale * rec.size_mm < min_size) continue;
+    settled = settled || chosen.score >= kSettledFit;
+    chosen.explained = with_explained ? explained_fraction(part, pack, ref, chosen.transform, fit) : -1.0;
+    out.push_back(std::move(chosen));
   }
 }
 
