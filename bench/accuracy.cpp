@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "containment.h"
 #include "partscreen/eval.h"
 #include "partscreen/partscreen.h"
@@ -39,7 +41,9 @@ void usage() {
       "FOLDER: meshes (searched recursively). The first N (after a seeded shuffle) are enrolled,\n"
       "the next --distractors are scanned as unrelated uploads; --look-alikes K adds K unevenly\n"
       "stretched copies of each (benign look-alikes: more distractors than the folder holds).\n"
-      "--keep-pack FILE keeps the enrolled pack (to scan single cases again with the CLI).");
+      "--keep-pack FILE keeps the enrolled pack (to scan single cases again with the CLI).\n"
+      "--dense FILE (repeatable): only scan FILE against the enrolled references and print the dense\n"
+      "containment check of every match in the review band or above (no suite, no distractors).");
 }
 
 }  // namespace
@@ -49,6 +53,7 @@ int main(int argc, char** argv) {
   bool verbose = false, slicers = false;
   uint64_t seed = 1;
   std::string folder, out_dir, kinds_arg, keep_pack;
+  std::vector<std::string> dense_only;
   EvalOptions eo;
   ScanOptions& opt = eo.scan;
   opt.threads = 1;  // latency is quoted per core
@@ -68,6 +73,7 @@ int main(int argc, char** argv) {
     else if (a == "--verbose") verbose = true;
     else if (a == "--slicers") slicers = true;
     else if (a == "--keep-pack") keep_pack = next();
+    else if (a == "--dense") dense_only.push_back(next());
     else if (a == "--tolerance") opt.coverage_tolerance = std::stod(next());
     else if (a == "--normal") opt.normal_agreement = std::stod(next());
     else if (a == "--help" || a == "-h") { usage(); return 0; }
@@ -148,7 +154,7 @@ int main(int argc, char** argv) {
         }
       }
     }
-    const std::string pack_path = (fs::temp_directory_path() / ("partscreen-bench-" + std::to_string(seed) + ".pack")).string();
+    const std::string pack_path = (fs::temp_directory_path() / ("partscreen-bench-" + std::to_string(seed) + "-" + std::to_string(getpid()) + ".pack")).string();
     EnrollOptions en;
     en.pack_name = "bench";
     EnrollReport er = enroll(inputs, pack_path, en);
@@ -156,6 +162,22 @@ int main(int argc, char** argv) {
     std::printf("pack: %zu references, %.1f KiB per reference, enrolled in %.0f ms\n", pack.reference_count(),
                 double(er.pack_bytes) / 1024.0 / double(pack.reference_count()), er.total_ms);
     eo.scan.report_score = 0.05;
+    if (!dense_only.empty()) {
+      std::map<std::string, std::string> ref_paths;
+      for (const EvalReference& r : refs) ref_paths[r.id] = r.path;
+      for (const std::string& f : dense_only) {
+        const LoadedFile up = load_file(f, opt.load);
+        for (const Match& m : scan_loaded({up}, pack, opt).matches) {
+          if (m.score < opt.review_score) continue;
+          const bench::Containment k = bench::dense_containment(load_file(ref_paths.at(m.reference), opt.load).mesh, up.mesh, m.transform);
+          std::printf("%s -> %s (%.3f, coverage %.3f): reference found %.1f%%, upload explained %.1f%%, scale %.3f, tolerance %.3f mm\n",
+                      f.c_str(), m.reference.c_str(), m.score, m.coverage, 100 * k.reference_found, 100 * k.upload_explained, k.scale,
+                      k.tolerance_mm);
+        }
+      }
+      std::remove(pack_path.c_str());
+      return 0;
+    }
     eo.progress = [&](size_t done, size_t total, const std::string& item) {
       if (verbose) std::fprintf(stderr, "\n%s", item.c_str());
       else std::fprintf(stderr, "\r%zu/%zu cases", done, total);

@@ -73,8 +73,6 @@ struct PieceMatch {
   double explained = 0.0; // fraction of the part's own surface the placed reference accounts for
                           // (-1: not measured yet; assembly measures it for the pieces it uses)
   bool placed_by_anchor = false;  // measured under another piece's transform, not fitted itself
-  double stretch = 1.0;           // anisotropy of the best affine fit (measure_stretch; 1: none)
-  double stretch_gain = 0.0;
   std::vector<uint8_t> covered;  // per reference keypoint
 };
 
@@ -440,16 +438,20 @@ struct Stretch {
   double gain = 0.0;   // 1 - (affine RMS residual / similarity RMS residual), on the same pairs
   size_t pairs = 0;
 };
-Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T) {
+// With `only`, just the reference keypoints it marks take part (see stretched_fit).
+Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T,
+                        const std::vector<uint8_t>* only) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   Stretch out;
-  if (rec.keypoint_count < 12) return out;
+  size_t used = 0;
+  for (uint32_t k = 0; k < rec.keypoint_count; ++k) used += !only || (*only)[k];
+  if (used < 12) return out;
   // Reference coordinates centred on the keypoints' centroid and divided by the reference size:
   // the normal equations are then well scaled whatever the units.
   Eigen::Vector3d c = Eigen::Vector3d::Zero();
   for (uint32_t k = 0; k < rec.keypoint_count; ++k)
-    c += Eigen::Map<const Vec3>(pack.keypoints[rec.keypoint_begin + k].position).cast<double>();
-  c /= double(rec.keypoint_count);
+    if (!only || (*only)[k]) c += Eigen::Map<const Vec3>(pack.keypoints[rec.keypoint_begin + k].position).cast<double>();
+  c /= double(used);
   const double unit = std::max(double(rec.size_mm), 1e-9);
   // x -> A (p - c) / unit + b, starting at the similarity.
   const Eigen::Matrix3d S = double(T.scale) * unit * T.rotation.cast<double>();
@@ -469,6 +471,7 @@ Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, co
     const Eigen::Matrix3d normal_map = A.inverse().transpose();
     pairs.clear();
     for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+      if (only && !(*only)[k]) continue;
       const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
       const Eigen::Vector3d p = (Eigen::Map<const Vec3>(kp.position).cast<double>() - c) / unit;
       const Eigen::Vector3d x = A * p + b;
@@ -530,6 +533,25 @@ Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, co
   out.gain = rs > 0.0 ? 1.0 - std::sqrt(ra / rs) : 0.0;
   out.pairs = pairs.size();
   return out;
+}
+
+// A fit is not a similarity copy when the best affine map is clearly anisotropic both over the
+// whole reference and over just the surface the fit explains. The whole reference alone misreads
+// a multi-body reference (a part holding one body of it pulls the map toward the neighbouring
+// bodies' keypoints) and the explained surface alone underestimates a stretch (the keypoints that
+// fit a similarity within tolerance are those the stretch moved least).
+constexpr double kMaxStretchExplained = 1.07;
+bool stretched_fit(const Part& part, const PackData& pack, uint32_t ref, const PieceMatch& m) {
+  const Stretch all = measure_stretch(part, pack, ref, m.transform, nullptr);
+  const bool suspect = all.ratio > kMaxStretch && all.gain >= kStretchGain;
+  Stretch own;
+  if (suspect) own = measure_stretch(part, pack, ref, m.transform, &m.covered);
+  const bool stretched = suspect && own.ratio > kMaxStretchExplained && own.gain >= kStretchGain;
+  if (debug_enabled())
+    std::fprintf(stderr, "  stretch ref %s: coverage %.3f ratio %.3f gain %.3f pairs %zu; explained part: ratio %.3f gain %.3f%s\n",
+                 pack.references[ref].id.c_str(), m.coverage, all.ratio, all.gain, all.pairs, own.ratio, own.gain,
+                 stretched ? ": not a similarity copy, dropped" : "");
+  return stretched;
 }
 
 // RANSAC over descriptor pairs (Fischler & Bolles 1981): three pairs with consistent distances
@@ -635,14 +657,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     m.score = c.salient;
     m.explained = with_explained ? explained_fraction(part, pack, ref, m.transform, fit) : -1.0;
     if (m.coverage > 0.0) {
-      const Stretch st = measure_stretch(part, pack, ref, m.transform);
-      m.stretch = st.ratio;
-      m.stretch_gain = st.gain;
-      const bool stretched = st.ratio > kMaxStretch && st.gain >= kStretchGain;
-      if (debug_enabled())
-        std::fprintf(stderr, "  stretch ref %s: coverage %.3f ratio %.3f gain %.3f pairs %zu%s\n", pack.references[ref].id.c_str(),
-                     m.coverage, st.ratio, st.gain, st.pairs, stretched ? ": not a similarity copy, dropped" : "");
-      if (stretched) continue;
+      if (stretched_fit(part, pack, ref, m)) continue;
     }
     out.push_back(std::move(m));
   }
