@@ -170,9 +170,10 @@ int main(int argc, char** argv) {
         for (const Match& m : scan_loaded({up}, pack, opt).matches) {
           if (m.score < opt.review_score) continue;
           const bench::Containment k = bench::dense_containment(load_file(ref_paths.at(m.reference), opt.load).mesh, up.mesh, m.transform);
-          std::printf("%s -> %s (%.3f, coverage %.3f): reference found %.1f%%, upload explained %.1f%%, scale %.3f, tolerance %.3f mm\n",
-                      f.c_str(), m.reference.c_str(), m.score, m.coverage, 100 * k.reference_found, 100 * k.upload_explained, k.scale,
-                      k.tolerance_mm);
+          std::printf("%s -> %s (%.3f, coverage %.3f): reference found %.1f%% (%.1f%% at 3x), upload explained %.1f%%, scale %.3f, "
+                      "tolerance %.3f mm\n",
+                      f.c_str(), m.reference.c_str(), m.score, m.coverage, 100 * k.reference_found, 100 * k.reference_found_loose,
+                      100 * k.upload_explained, k.scale, k.tolerance_mm);
         }
       }
       std::remove(pack_path.c_str());
@@ -229,9 +230,10 @@ int main(int argc, char** argv) {
         const bench::Containment k = bench::dense_containment(load_file(ref_paths.at(c.top_reference), opt.load).mesh, up.mesh, m->transform);
         const bool holds = k.reference_found >= kContained;
         containing += holds;
-        std::printf("  %s: %s -> %s (%.3f): reference found %.1f%%, upload explained %.1f%%, scale %.3f, tolerance %.3f mm\n",
+        std::printf("  %s: %s -> %s (%.3f): reference found %.1f%% (%.1f%% at 3x), upload explained %.1f%%, scale %.3f, "
+                    "tolerance %.3f mm\n",
                     holds ? "containing relative" : "false positive", c.files[0].c_str(), c.top_reference.c_str(), c.score,
-                    100 * k.reference_found, 100 * k.upload_explained, k.scale, k.tolerance_mm);
+                    100 * k.reference_found, 100 * k.reference_found_loose, 100 * k.upload_explained, k.scale, k.tolerance_mm);
       } catch (const Error& e) {
         std::printf("  %s: dense check failed: %s\n", c.files[0].c_str(), e.what());
       }

@@ -149,6 +149,7 @@ Containment dense_containment(const Mesh& reference, const Mesh& upload, const s
   out.tolerance_mm = tolerance_fraction * std::sqrt(ref_area) * scale;
   const std::vector<Sample> ref_placed = placed(M, t);
   out.reference_found = within(ref_placed, up_tree, out.tolerance_mm);
+  out.reference_found_loose = within(ref_placed, up_tree, 3.0 * out.tolerance_mm);
   const Triangles ref_world = triangles_of(reference, M, t);
   Tree ref_tree(ref_world.begin(), ref_world.end());
   ref_tree.accelerate_distance_queries();

@@ -16,6 +16,8 @@ namespace partscreen::bench {
 struct Containment {
   double reference_found = 0.0;   // share of the reference's area within tolerance of the upload
   double upload_explained = 0.0;  // share of the upload's area within tolerance of the placed reference
+  double reference_found_loose = 0.0;  // the same as reference_found at 3x the tolerance (the
+                                       // engine's own fit tolerance): how much a tolerance decides
   double tolerance_mm = 0.0;
   double scale = 1.0;             // of the refined transform
 };

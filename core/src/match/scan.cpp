@@ -540,13 +540,15 @@ Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, co
 // a multi-body reference (a part holding one body of it pulls the map toward the neighbouring
 // bodies' keypoints) and the explained surface alone underestimates a stretch (the keypoints that
 // fit a similarity within tolerance are those the stretch moved least).
-constexpr double kMaxStretchExplained = 1.07;
+constexpr double kMaxStretchExplained = 1.06;
+constexpr double kStretchGainExplained = 0.1;
+constexpr double kStretchCheckedCoverage = 0.55;
 bool stretched_fit(const Part& part, const PackData& pack, uint32_t ref, const PieceMatch& m) {
   const Stretch all = measure_stretch(part, pack, ref, m.transform, nullptr);
   const bool suspect = all.ratio > kMaxStretch && all.gain >= kStretchGain;
   Stretch own;
   if (suspect) own = measure_stretch(part, pack, ref, m.transform, &m.covered);
-  const bool stretched = suspect && own.ratio > kMaxStretchExplained && own.gain >= kStretchGain;
+  const bool stretched = suspect && own.ratio > kMaxStretchExplained && own.gain >= kStretchGainExplained;
   if (debug_enabled())
     std::fprintf(stderr, "  stretch ref %s: coverage %.3f ratio %.3f gain %.3f pairs %zu; explained part: ratio %.3f gain %.3f%s\n",
                  pack.references[ref].id.c_str(), m.coverage, all.ratio, all.gain, all.pairs, own.ratio, own.gain,
@@ -656,9 +658,10 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     m.coverage = c.area;
     m.score = c.salient;
     m.explained = with_explained ? explained_fraction(part, pack, ref, m.transform, fit) : -1.0;
-    if (m.coverage > 0.0) {
-      if (stretched_fit(part, pack, ref, m)) continue;
-    }
+    // Only a fit that could carry a verdict by itself is checked: a piece of a cut part fits too
+    // little of the reference for the affine map to be told from a similarity (measured on pieces
+    // of 10-50% of a reference: ratios up to 1.2 on the surface they explain).
+    if (std::max(m.coverage, m.score) >= kStretchCheckedCoverage && stretched_fit(part, pack, ref, m)) continue;
     out.push_back(std::move(m));
   }
 }
