@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include "containment.h"
 #include "partscreen/eval.h"
 #include "partscreen/partscreen.h"
 #include "partscreen/variants.h"
@@ -34,10 +37,13 @@ double pct(std::vector<double> v, double p) {
 void usage() {
   std::puts(
       "usage: accuracy [--refs N] [--distractors N] [--look-alikes K] [--seed S] [--kinds a,b,...] [--baseline N]\n"
-      "                [--flag X] [--review X] [--out DIR] [--threads N] [--slicers] FOLDER\n"
+      "                [--flag X] [--review X] [--out DIR] [--threads N] [--slicers] [--keep-pack FILE] FOLDER\n"
       "FOLDER: meshes (searched recursively). The first N (after a seeded shuffle) are enrolled,\n"
       "the next --distractors are scanned as unrelated uploads; --look-alikes K adds K unevenly\n"
-      "stretched copies of each (benign look-alikes: more distractors than the folder holds).");
+      "stretched copies of each (benign look-alikes: more distractors than the folder holds).\n"
+      "--keep-pack FILE keeps the enrolled pack (to scan single cases again with the CLI).\n"
+      "--dense FILE (repeatable): only scan FILE against the enrolled references and print the dense\n"
+      "containment check of every match in the review band or above (no suite, no distractors).");
 }
 
 }  // namespace
@@ -46,7 +52,8 @@ int main(int argc, char** argv) {
   size_t n_refs = 20, n_distractors = 100, baseline = 0, look_alikes = 0;
   bool verbose = false, slicers = false;
   uint64_t seed = 1;
-  std::string folder, out_dir, kinds_arg;
+  std::string folder, out_dir, kinds_arg, keep_pack;
+  std::vector<std::string> dense_only;
   EvalOptions eo;
   ScanOptions& opt = eo.scan;
   opt.threads = 1;  // latency is quoted per core
@@ -65,6 +72,8 @@ int main(int argc, char** argv) {
     else if (a == "--threads") opt.threads = uint32_t(std::stoul(next()));
     else if (a == "--verbose") verbose = true;
     else if (a == "--slicers") slicers = true;
+    else if (a == "--keep-pack") keep_pack = next();
+    else if (a == "--dense") dense_only.push_back(next());
     else if (a == "--tolerance") opt.coverage_tolerance = std::stod(next());
     else if (a == "--normal") opt.normal_agreement = std::stod(next());
     else if (a == "--help" || a == "-h") { usage(); return 0; }
@@ -145,7 +154,7 @@ int main(int argc, char** argv) {
         }
       }
     }
-    const std::string pack_path = (fs::temp_directory_path() / ("partscreen-bench-" + std::to_string(seed) + ".pack")).string();
+    const std::string pack_path = (fs::temp_directory_path() / ("partscreen-bench-" + std::to_string(seed) + "-" + std::to_string(getpid()) + ".pack")).string();
     EnrollOptions en;
     en.pack_name = "bench";
     EnrollReport er = enroll(inputs, pack_path, en);
@@ -153,6 +162,23 @@ int main(int argc, char** argv) {
     std::printf("pack: %zu references, %.1f KiB per reference, enrolled in %.0f ms\n", pack.reference_count(),
                 double(er.pack_bytes) / 1024.0 / double(pack.reference_count()), er.total_ms);
     eo.scan.report_score = 0.05;
+    if (!dense_only.empty()) {
+      std::map<std::string, std::string> ref_paths;
+      for (const EvalReference& r : refs) ref_paths[r.id] = r.path;
+      for (const std::string& f : dense_only) {
+        const LoadedFile up = load_file(f, opt.load);
+        for (const Match& m : scan_loaded({up}, pack, opt).matches) {
+          if (m.score < opt.review_score) continue;
+          const bench::Containment k = bench::dense_containment(load_file(ref_paths.at(m.reference), opt.load).mesh, up.mesh, m.transform);
+          std::printf("%s -> %s (%.3f, coverage %.3f): reference found %.1f%% (%.1f%% at 3x), upload explained %.1f%%, scale %.3f, "
+                      "tolerance %.3f mm\n",
+                      f.c_str(), m.reference.c_str(), m.score, m.coverage, 100 * k.reference_found, 100 * k.reference_found_loose,
+                      100 * k.upload_explained, k.scale, k.tolerance_mm);
+        }
+      }
+      std::remove(pack_path.c_str());
+      return 0;
+    }
     eo.progress = [&](size_t done, size_t total, const std::string& item) {
       if (verbose) std::fprintf(stderr, "\n%s", item.c_str());
       else std::fprintf(stderr, "\r%zu/%zu cases", done, total);
@@ -178,6 +204,43 @@ int main(int argc, char** argv) {
       if (c.group == "reference" && (!c.detected() || !c.right_reference()))
         std::printf("  miss: %s %s -> %s %s (%.3f)%s%s\n", c.reference.c_str(), c.name.c_str(), c.verdict.c_str(),
                     c.top_reference.c_str(), c.score, c.note.empty() ? "" : " ", c.note.c_str());
+    // Flagged distractors that really hold the reference: an edited copy (another cut-out, the
+    // reference as a region of a larger part) is what the issue requires to be FOUND, so such a
+    // case is a mislabelled relative, not a false positive. Told by the dense check
+    // (containment.h), not by the engine: at least kContained of the reference's surface must lie
+    // on the upload where the engine placed it.
+    constexpr double kContained = 0.90;
+    size_t containing = 0;
+    std::map<std::string, std::string> ref_paths;
+    for (const EvalReference& r : refs) ref_paths[r.id] = r.path;
+    std::printf("dense check of flagged distractors (reference surface within %.1f%% of its size of the upload, both ways):\n",
+                100 * 0.004);
+    for (const EvalCase& c : report.cases) {
+      if (c.group != "distractor" || !c.detected()) continue;
+      try {
+        const LoadedFile up = load_file(c.files[0], opt.load);
+        const ScanResult res = scan_loaded({up}, pack, opt);
+        const Match* m = nullptr;
+        for (const Match& x : res.matches)
+          if (x.reference == c.top_reference) { m = &x; break; }
+        if (!m) {
+          std::printf("  %s: rescan did not find %s again\n", c.files[0].c_str(), c.top_reference.c_str());
+          continue;
+        }
+        const bench::Containment k = bench::dense_containment(load_file(ref_paths.at(c.top_reference), opt.load).mesh, up.mesh, m->transform);
+        const bool holds = k.reference_found >= kContained;
+        containing += holds;
+        std::printf("  %s: %s -> %s (%.3f): reference found %.1f%% (%.1f%% at 3x), upload explained %.1f%%, scale %.3f, "
+                    "tolerance %.3f mm\n",
+                    holds ? "containing relative" : "false positive", c.files[0].c_str(), c.top_reference.c_str(), c.score,
+                    100 * k.reference_found, 100 * k.reference_found_loose, 100 * k.upload_explained, k.scale, k.tolerance_mm);
+      } catch (const Error& e) {
+        std::printf("  %s: dense check failed: %s\n", c.files[0].c_str(), e.what());
+      }
+    }
+    std::printf("distractors flagged: %zu raw, %zu containing the reference (dense check >= %.0f%%), %zu false positives (%.2f%%)\n",
+                s.distractor_flagged, containing, 100 * kContained, s.distractor_flagged - containing,
+                100.0 * double(s.distractor_flagged - containing) / double(std::max<size_t>(1, s.distractors)));
     std::printf("design-family relatives of references (mirror twins, resized variants; not counted above): %zu, %zu not clear\n",
                 s.relatives, s.relatives_not_clear);
     for (const EvalCase& c : report.cases)
@@ -206,6 +269,7 @@ int main(int argc, char** argv) {
       std::printf("baseline (verify every reference) on %zu uploads: median %.1f ms vs indexed %.1f ms (%.1fx)\n", a.size(),
                   pct(b, 0.5), pct(a, 0.5), pct(b, 0.5) / std::max(1e-9, pct(a, 0.5)));
     }
+    if (!keep_pack.empty()) fs::copy_file(pack_path, keep_pack, fs::copy_options::overwrite_existing);
     std::remove(pack_path.c_str());
   } catch (const Error& e) {
     std::fprintf(stderr, "accuracy: %s\n", e.what());
