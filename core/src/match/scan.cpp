@@ -131,7 +131,7 @@ void build_part_features(Part& part, size_t points_per_part) {
 // file enrolled with the slabs moved away (scale off 13% and slab keypoints in the count); 0.99
 // for the body enrolled alone. So every file whose largest body is less than
 // kWholeFileLargestShare of its area is also screened as one part described the way enrolment
-// describes a file: all its bodies, at their combined size (the same part drew 0.32-0.43 there).
+// describes a file: all its bodies, at their combined size (the same part drew 0.34-0.44 there).
 constexpr double kWholeFileLargestShare = 0.9;
 
 // At most one per file, so the work stays bounded as max_parts bounds it.
