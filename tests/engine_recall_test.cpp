@@ -150,10 +150,13 @@ protected:
 TempDir* MultiBodyRecall::dir_ = nullptr;
 Pack* MultiBodyRecall::pack_ = nullptr;
 
-TEST_F(MultiBodyRecall, TheFileItselfIsFlaggedAsItsReference) {
+// One test, so the pack is enrolled once per run (ctest runs every test in a process of its own).
+TEST_F(MultiBodyRecall, FoundAmongManyReferencesWhileSingleBodyReferencesStillAre) {
   PARTSCREEN_REQUIRE_CGAL_DATA();
   ASSERT_NE(pack_, nullptr);
   ASSERT_EQ(pack_->reference_count(), 121u);
+  {
+  SCOPED_TRACE("the multi-body file itself");
   LoadedFile file = loaded_from_mesh(body_with_slabs(), "body_with_slabs.stl");
   ASSERT_EQ(file.components.size(), 11u);
   ScanResult r = scan_loaded({file}, *pack_);
@@ -161,11 +164,8 @@ TEST_F(MultiBodyRecall, TheFileItselfIsFlaggedAsItsReference) {
   EXPECT_EQ(r.verdict, Verdict::flagged);
   EXPECT_EQ(r.matches[0].reference, "body_with_slabs");
   EXPECT_GE(r.matches[0].coverage, 0.9);
-}
-
-TEST_F(MultiBodyRecall, MovedAndRotatedCopiesAreFlaggedAsItsReference) {
-  PARTSCREEN_REQUIRE_CGAL_DATA();
-  ASSERT_NE(pack_, nullptr);
+  }
+  // Moved and rotated copies.
   const Mesh part = body_with_slabs();
   for (uint64_t seed : {1u, 2u}) {
     Variant v = make_variant(part, VariantKind::rigid, seed);
@@ -177,12 +177,7 @@ TEST_F(MultiBodyRecall, MovedAndRotatedCopiesAreFlaggedAsItsReference) {
     // The match names every body of the file.
     EXPECT_GE(r.matches[0].parts.size(), 2u) << v.name;
   }
-}
-
-// The same pack still finds single-body references, alone and two in one file.
-TEST_F(MultiBodyRecall, SingleBodyReferencesAreUnaffected) {
-  PARTSCREEN_REQUIRE_CGAL_DATA();
-  ASSERT_NE(pack_, nullptr);
+  // The same pack still finds single-body references, alone and two in one file.
   const Mesh rotor = normalised(load_file(cgal_mesh("rotor")).mesh, 60.f);
   ScanResult r = scan_loaded({loaded_from_mesh(make_variant(rotor, VariantKind::rigid, 3).files[0], "rotor.stl")}, *pack_);
   ASSERT_FALSE(r.matches.empty());
