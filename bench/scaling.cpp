@@ -191,10 +191,19 @@ static int run(const std::string& folder, const std::vector<size_t>& sizes, size
         std::snprintf(buf, sizeof buf, " (copy of ref%zu stretched %.2f/%.2f/%.2f)", top_base, f[0], f[1], f[2]);
         copy_note = buf;
       }
-      std::fprintf(stderr, "  %zu refs, %s (%zu triangles, expect %s): %s %s %.3f%s, %.0f ms\n", n, up.path.c_str(),
+      // Which corpus file the named reference was enrolled from: a held-out upload named for a
+      // design relative the name-based family filter missed reads differently from a real miss.
+      std::string source;
+      if (!r.matches.empty()) {
+        size_t i = SIZE_MAX;
+        float unused = 0.f;
+        copy_of(r.matches[0].reference, i, unused);
+        source = " [" + fs::path(base_path[i]).filename().string() + "]";
+      }
+      std::fprintf(stderr, "  %zu refs, %s (%zu triangles, expect %s): %s %s%s %.3f%s, %.0f ms\n", n, up.path.c_str(),
                    up.mesh.triangle_count(), expect.empty() ? "clear" : expect.c_str(), verdict_name(r.verdict),
-                   r.matches.empty() ? "-" : r.matches[0].reference.c_str(), r.matches.empty() ? 0.0 : r.matches[0].score,
-                   copy_note.c_str(), r.timings.total_ms);
+                   r.matches.empty() ? "-" : r.matches[0].reference.c_str(), source.c_str(),
+                   r.matches.empty() ? 0.0 : r.matches[0].score, copy_note.c_str(), r.timings.total_ms);
       if (!expect.empty()) {
         ++found_total;
         const bool flagged = r.verdict == Verdict::flagged && !r.matches.empty();

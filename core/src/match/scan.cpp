@@ -49,7 +49,11 @@ struct Part {
   double area = 0.0;
   bool walls_only = false;
   bool enclosed = false;            // only the component's enclosed surface (see geometry/enclosed.h)
-  std::vector<ComponentInfo> runs;  // its triangles, when enclosed
+  std::vector<ComponentInfo> runs;  // its triangles, when enclosed or whole_file
+  // All mesh components of one file described together (see add_whole_file_parts); `component` is
+  // the largest of them, `members` all of them.
+  bool whole_file = false;
+  std::vector<uint32_t> members;
   Cloud dense;
   float dense_spacing = 0.f;
   PointGrid dense_grid;
@@ -106,15 +110,61 @@ constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best r
 constexpr size_t kMaxQueriesPerRung = 900;
 constexpr float kIcpFraction = 0.012f;
 
+// A whole-file part (add_whole_file_parts) is described like an enrolled reference, at its own
+// size: rung 0 only (the other rungs stay empty). Its bodies keep their own ladders for everything
+// else (pieces, fused, other scales), so the whole-file view costs one coarse rung of queries.
+constexpr int kWholeFileRungMin = 0;
+constexpr int kWholeFileRungMax = 0;
+
 void build_part_features(Part& part, size_t points_per_part) {
   part.dense_spacing = dense_spacing(part.area, points_per_part);
   part.dense_grid = PointGrid(part.dense.points, std::max(part.dense_spacing * 4.f, 1e-6f));
   const float L = size_of_area(part.area);
   part.coarse = voxel_average(part.dense, std::max(kIcpFraction * L, part.dense_spacing));
   part.coarse_grid = PointGrid(part.coarse.points, std::max(0.03f * L, 1e-6f));
+  const int lo = part.whole_file ? kWholeFileRungMin : kRungMin, hi = part.whole_file ? kWholeFileRungMax : kRungMax;
   std::vector<float> radii;
-  for (int j = kRungMin; j <= kRungMax; ++j) radii.push_back(kRadiusFraction * L * rung_factor(j));
-  part.rungs = compute_features(part.dense, radii, kMaxQueriesPerRung);
+  for (int j = lo; j <= hi; ++j) radii.push_back(kRadiusFraction * L * rung_factor(j));
+  std::vector<Features> described = compute_features(part.dense, radii, kMaxQueriesPerRung);
+  part.rungs.assign(kRungMax - kRungMin + 1, Features{});
+  for (int j = lo; j <= hi; ++j) part.rungs[j - kRungMin] = std::move(described[j - lo]);
+}
+
+// A reference made of several bodies (a part printed with separate pins or slabs, a set of copies)
+// is enrolled as one: its size L is that of all bodies together and its descriptors see every body
+// within their radius. A scan describes each body at its own size, off the nearest rung by up to
+// kRungRatio^0.5 (12%), and without its neighbours; in a pack of a few hundred references such
+// descriptors no longer draw nearest-neighbour votes. Measured on a corpus part whose body (76% of
+// the file's area) holds ten thin separate slabs, against 200 other corpus parts: the body drew
+// 0.036 of its reference's keypoints (rank 44, under the 0.04 vote floor); 0.095 for the same
+// file enrolled with the slabs moved away (scale off 13% and slab keypoints in the count); 0.99
+// for the body enrolled alone. So every file whose largest body is less than
+// kWholeFileLargestShare of its area is also screened as one part described the way enrolment
+// describes a file: all its bodies, at their combined size (the same part drew 0.34-0.44 there).
+constexpr double kWholeFileLargestShare = 0.9;
+
+// At most one per file, so the work stays bounded as max_parts bounds it.
+void add_whole_file_parts(std::vector<Part>& parts, const std::vector<const LoadedFile*>& files) {
+  const size_t screened = parts.size();
+  for (uint32_t f = 0; f < files.size(); ++f) {
+    Part whole;
+    whole.file = f;
+    whole.whole_file = true;
+    double largest = 0.0;
+    for (size_t i = 0; i < screened; ++i) {
+      const Part& p = parts[i];
+      if (p.file != f || p.enclosed || p.component >= files[f]->components.size()) continue;
+      whole.runs.push_back(files[f]->components[p.component]);
+      whole.members.push_back(p.component);
+      whole.area += p.area;
+      if (p.area > largest) {
+        largest = p.area;
+        whole.component = p.component;
+      }
+    }
+    if (whole.members.size() < 2 || largest >= kWholeFileLargestShare * whole.area) continue;
+    parts.push_back(std::move(whole));
+  }
 }
 
 // The rung whose radius matches a reference seen at `scale` in this part.
@@ -901,10 +951,11 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     result.parts_skipped = uint32_t(before - parts.size());
     result.parts_screened = uint32_t(parts.size());
   }
+  add_whole_file_parts(parts, files);
   // Dense points per part follow its share of the job's surface (a 2% slab beside the main body
   // needs no main-body sampling), between a floor and the per-part cap, within the job budget.
   double job_area = 0.0;
-  for (const Part& p : parts) job_area += p.area;
+  for (const Part& p : parts) job_area += p.whole_file ? 0.0 : p.area;
   const size_t budget = std::min<size_t>(options.max_job_points, 200000);
   auto points_for = [&](const Part& p) {
     const double share = job_area > 0 ? p.area / job_area : 1.0;
@@ -915,7 +966,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     Part& p = parts[i];
     const size_t points_per_part = points_for(p);
     const LoadedFile& file = *files[p.file];
-    if (p.enclosed) {
+    if (p.enclosed || p.whole_file) {
       p.dense = dense_cloud(file.mesh, p.runs, p.area, points_per_part);
     } else if (p.component < file.components.size()) {
       p.dense = dense_cloud(file.mesh, {file.components[p.component]}, p.area, points_per_part);
@@ -958,7 +1009,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     std::vector<uint32_t> by_area(parts.size());
     for (uint32_t i = 0; i < parts.size(); ++i) by_area[i] = i;
     std::sort(by_area.begin(), by_area.end(), [&](uint32_t a, uint32_t b) { return parts[a].area > parts[b].area; });
-    for (size_t k = 0; k < by_area.size() && k < kPartsWithOwnCandidates; ++k) {
+    // Whole-file parts (at most one per file) come on top of the kPartsWithOwnCandidates largest.
+    for (size_t k = 0, own = 0; k < by_area.size(); ++k) {
+      if (!parts[by_area[k]].whole_file && own++ >= kPartsWithOwnCandidates) continue;
       std::vector<Vote> v = votes[by_area[k]];
       std::sort(v.begin(), v.end(), [](const Vote& a, const Vote& b) { return a.strength > b.strength || (a.strength == b.strength && a.reference < b.reference); });
       for (size_t j = 0; j < v.size() && j < 2; ++j) {
@@ -999,7 +1052,8 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     for (size_t i = 0; i < parts.size(); ++i) {
       size_t nkp = 0;
       for (auto& f : parts[i].rungs) nkp += f.size();
-      std::fprintf(stderr, "part %zu: area %.1f dense %zu kps %zu pairs %zu\n", i, parts[i].area, parts[i].dense.size(), nkp, pairs[i].size());
+      std::fprintf(stderr, "part %zu%s: area %.1f dense %zu kps %zu pairs %zu\n", i, parts[i].whole_file ? " (whole file)" : "", parts[i].area,
+                   parts[i].dense.size(), nkp, pairs[i].size());
       std::vector<Vote> v = votes[i];
       std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.strength > b.strength; });
       // PARTSCREEN_DEBUG_REF=ID also prints where that reference ranks (why was it not verified?).
@@ -1025,6 +1079,11 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   for (auto& [ref, list] : by_ref) refs_found.push_back(ref);
   std::sort(refs_found.begin(), refs_found.end());
   const std::vector<std::vector<Vote>>& votes_of = votes;
+  // A whole-file part and the bodies of its file are the same surface: never pieces of one another
+  // (nor is a whole-file part a piece of another file's anchor: its own bodies are tried instead).
+  auto overlaps_whole_file = [&](uint32_t anchor, uint32_t i) {
+    return parts[i].whole_file || (parts[anchor].whole_file && parts[i].file == parts[anchor].file);
+  };
   // Per reference and handedness: the anchor, then the best consistent piece of every other part.
   auto assemble = [&](uint32_t ref, const PieceMatch& anchor) {
     const ReferenceRecord& rec = pd.reference_records[ref];
@@ -1044,7 +1103,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     const float placed_area = float(rec.area_mm2) * scale * scale;
     std::vector<std::pair<double, uint32_t>> order;  // (votes, part)
     for (uint32_t i = 0; i < parts.size(); ++i) {
-      if (i == anchor.part || parts[i].area > 1.3 * placed_area) continue;
+      if (i == anchor.part || parts[i].area > 1.3 * placed_area || overlaps_whole_file(anchor.part, i)) continue;
       double votes = 0.0;
       for (const Vote& v : votes_of[i])
         if (v.reference == ref) votes = std::max(votes, v.strength);
@@ -1249,7 +1308,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     job_anchors.reserve(2);
     {
       std::vector<uint8_t> fits(parts.size(), 0);
-      for (size_t t : by_ref[ref]) fits[pieces[t].part] = 1;
+      // (Whole-file parts are no pieces: their bodies are.)
+      for (size_t t : by_ref[ref])
+        if (!parts[pieces[t].part].whole_file) fits[pieces[t].part] = 1;
       double area = 0.0;
       for (size_t i = 0; i < parts.size(); ++i)
         if (fits[i]) area += parts[i].area;
@@ -1262,7 +1323,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         const PieceMatch* best = nullptr;
         bool agreed = false;
         for (size_t t : by_ref[ref]) {
-          if (int(pieces[t].transform.mirrored()) != h) continue;
+          if (int(pieces[t].transform.mirrored()) != h || parts[pieces[t].part].whole_file) continue;
           agreed |= std::fabs(std::log(pieces[t].transform.scale * kCapAreaScale / job_scale)) <= std::log(1.15);
           if (!best || pieces[t].score > best->score) best = &pieces[t];
         }
@@ -1327,6 +1388,10 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     match.transform[15] = 1.0;
     for (const PieceMatch& u : used) {
       const Part& part = parts[u.part];
+      if (part.whole_file) {
+        for (uint32_t c : part.members) match.parts.push_back(MatchPart{files[part.file]->path, c, u.coverage, false});
+        continue;
+      }
       match.parts.push_back(MatchPart{files[part.file]->path, part.component, u.coverage, part.enclosed});
     }
     match.found = covered;
