@@ -15,6 +15,7 @@
 #endif
 #include <CGAL/Polygon_mesh_processing/corefinement.h>
 #include <CGAL/Polygon_mesh_processing/detect_features.h>
+#include <CGAL/Polygon_mesh_processing/measure.h>
 #include <CGAL/Polygon_mesh_processing/remesh.h>
 #include <CGAL/Surface_mesh_simplification/Policies/Edge_collapse/Bounded_normal_change_placement.h>
 #include <CGAL/Surface_mesh_simplification/Policies/Edge_collapse/Count_ratio_stop_predicate.h>
@@ -41,13 +42,33 @@ bool apply_booleans(const Mesh& base, const std::vector<BooleanStep>& steps, Mes
           !make_solid(result))
         return false;
     }
+    // Every result must make sense by volume: on some printed parts a boolean that reports
+    // success returns a sliver of the part or the tool alone (a drilled part came back as a
+    // 0.02 mm tetrahedron, a fused one as the bare block), and such a case tests nothing.
+    double volume = std::fabs(CGAL::to_double(PMP::volume(result)));
+    double input_volume = 0.0;  // of the triangles as given (the repair must not change it much)
+    for (size_t t = 0; t + 2 < base.indices.size(); t += 3) {
+      const float* a = &base.positions[3 * size_t(base.indices[t])];
+      const float* b = &base.positions[3 * size_t(base.indices[t + 1])];
+      const float* c = &base.positions[3 * size_t(base.indices[t + 2])];
+      input_volume += (double(a[0]) * (double(b[1]) * c[2] - double(b[2]) * c[1]) - double(a[1]) * (double(b[0]) * c[2] - double(b[2]) * c[0]) +
+                       double(a[2]) * (double(b[0]) * c[1] - double(b[1]) * c[0])) / 6.0;
+    }
+    if (!(volume > 0.0) || std::fabs(volume - std::fabs(input_volume)) > 0.1 * std::fabs(input_volume)) return false;
     for (const BooleanStep& step : steps) {
       SurfaceMesh tool;
       if (!to_surface_mesh(step.tool, tool, true) || !make_solid(tool)) return false;
+      const double tool_volume = std::fabs(CGAL::to_double(PMP::volume(tool)));
       // The output may be one of the inputs (CGAL documents it); both inputs get corefined.
       bool ok = step.op == BooleanOp::unite ? PMP::corefine_and_compute_union(result, tool, result)
                                             : PMP::corefine_and_compute_difference(result, tool, result);
       if (!ok || !CGAL::is_closed(result) || result.number_of_faces() == 0) return false;
+      const double after = std::fabs(CGAL::to_double(PMP::volume(result)));
+      const bool plausible = step.op == BooleanOp::unite
+                                 ? after >= 0.99 * std::max(volume, tool_volume) && after <= 1.01 * (volume + tool_volume)
+                                 : after <= 1.01 * volume && after >= volume - 1.01 * tool_volume && after > 0.0;
+      if (!plausible) return false;
+      volume = after;
     }
     out = from_surface_mesh(result);
     return true;
