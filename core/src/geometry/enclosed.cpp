@@ -195,8 +195,9 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   // material behind it (along the inward normal: the component's orientation from its signed
   // volume) ends at a surface that does not face outside air, i.e. it bounds a body inside the
   // cavity, not the shell. Rays are cast against the triangles of the cells they pass through,
-  // for a bounded length and number of tests (hostile meshes: millions of triangles in a few
-  // cells); a ray that finds nothing leaves the triangle enclosed, as before this test.
+  // within a work budget linear in the triangle count (hostile meshes: millions of triangles in a
+  // few cells); once it is spent, or when a ray finds nothing, the triangle stays enclosed.
+  // Measured on corpus parts and a buried copy: up to 92 triangle tests per triangle of the component.
   std::sort(cell_triangles.begin(), cell_triangles.end());
   double signed_volume = 0.0;
   for (uint32_t t = first; t < end; ++t) {
@@ -209,16 +210,18 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
                      double(a[2]) * (double(bb[0]) * c[1] - double(bb[1]) * c[0]);
   }
   const float inward = signed_volume >= 0.0 ? -1.f : 1.f;  // along the normal into the material
-  // A shell wall is thin next to the shell: at most kMaxWallCells of the ~resolution cells across it.
-  constexpr float kMaxWallCells = 48.f;
-  constexpr size_t kMaxRayTests = 4096;
-  const float max_ray = kMaxWallCells * g.cell;
+  // Rays run to the grid's edge: one that misses the face it should exit by (triangles are listed
+  // in the cells their samples fall in) then still reaches outside air, or the far wall of a cavity.
+  const float max_ray = g.cell * std::sqrt(float(g.n[0]) * g.n[0] + float(g.n[1]) * g.n[1] + float(g.n[2]) * g.n[2]);
+  size_t budget = 256 * size_t(component.triangle_count) + 65536;
   auto backs_onto_outside = [&](uint32_t self, const float o[3], const float n[3]) {
     const float d[3] = {inward * n[0], inward * n[1], inward * n[2]};
     float best = -1.f;
     uint32_t hit = 0;
-    size_t last = SIZE_MAX, tests = 0;
+    size_t last = SIZE_MAX;
     for (float s = 0.f; s <= max_ray; s += 0.5f * g.cell) {
+      if (budget == 0) return false;
+      --budget;
       if (best >= 0.f && s > best + g.cell) break;
       const float p[3] = {o[0] + s * d[0], o[1] + s * d[1], o[2] + s * d[2]};
       int c[3];
@@ -231,7 +234,8 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
                                     [](const auto& x, const auto& y) { return x.first < y.first; });
       for (auto it = range.first; it != range.second; ++it) {
         if (it->second == self) continue;
-        if (++tests > kMaxRayTests) return false;
+        if (budget == 0) return false;
+        --budget;
         float a[3], bb[3], cc[3];
         vertex(mesh, it->second, 0, a);
         vertex(mesh, it->second, 1, bb);
