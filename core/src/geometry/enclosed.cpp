@@ -22,11 +22,40 @@ struct Grid {
     }
     return true;
   }
-  void mark(const float p[3]) {
+  // Marks p's cell as surface; returns the cell's index (or SIZE_MAX off the grid).
+  size_t mark(const float p[3]) {
     int c[3];
-    if (cell_of(p, c)) state[index(c[0], c[1], c[2])] = 1;
+    if (!cell_of(p, c)) return SIZE_MAX;
+    const size_t i = index(c[0], c[1], c[2]);
+    state[i] = 1;
+    return i;
   }
 };
+
+// Ray/triangle intersection (Moller & Trumbore 1997, "Fast, minimum storage ray-triangle
+// intersection"): the distance along the unit direction d, or -1 when the ray misses.
+float ray_hits(const float o[3], const float d[3], const float a[3], const float b[3], const float c[3]) {
+  float e1[3], e2[3], p[3], t[3], q[3];
+  for (int k = 0; k < 3; ++k) {
+    e1[k] = b[k] - a[k];
+    e2[k] = c[k] - a[k];
+    t[k] = o[k] - a[k];
+  }
+  p[0] = d[1] * e2[2] - d[2] * e2[1];
+  p[1] = d[2] * e2[0] - d[0] * e2[2];
+  p[2] = d[0] * e2[1] - d[1] * e2[0];
+  const float det = e1[0] * p[0] + e1[1] * p[1] + e1[2] * p[2];
+  if (std::fabs(det) < 1e-20f) return -1.f;
+  const float inv = 1.f / det;
+  const float u = (t[0] * p[0] + t[1] * p[1] + t[2] * p[2]) * inv;
+  if (u < 0.f || u > 1.f) return -1.f;
+  q[0] = t[1] * e1[2] - t[2] * e1[1];
+  q[1] = t[2] * e1[0] - t[0] * e1[2];
+  q[2] = t[0] * e1[1] - t[1] * e1[0];
+  const float v = (d[0] * q[0] + d[1] * q[1] + d[2] * q[2]) * inv;
+  if (v < 0.f || u + v > 1.f) return -1.f;
+  return (e2[0] * q[0] + e2[1] * q[1] + e2[2] * q[2]) * inv;
+}
 
 void vertex(const Mesh& m, uint32_t t, int k, float out[3]) {
   const uint32_t v = m.indices[3 * t + k];
@@ -54,6 +83,7 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   // to leak through, however thin a wall). Rows run parallel to the longest edge, so a sliver
   // (common in CAD exports) costs samples along its length only, not length squared.
   const uint32_t first = component.first_triangle, end = first + component.triangle_count;
+  std::vector<std::pair<uint32_t, uint32_t>> cell_triangles;  // (cell, triangle): for casting rays below
   for (uint32_t t = first; t < end; ++t) {
     float v[3][3];
     for (int k = 0; k < 3; ++k) vertex(mesh, t, k, v[k]);
@@ -89,7 +119,9 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
       for (int j = 0; j <= steps; ++j) {
         const float w = float(j) / steps;
         const float x[3] = {s0[0] + w * (s1[0] - s0[0]), s0[1] + w * (s1[1] - s0[1]), s0[2] + w * (s1[2] - s0[2])};
-        g.mark(x);
+        const size_t cell = g.mark(x);
+        if (cell != SIZE_MAX && (cell_triangles.empty() || cell_triangles.back().first != cell || cell_triangles.back().second != t))
+          cell_triangles.push_back({uint32_t(cell), t});
       }
     }
   }
@@ -158,6 +190,89 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
     }
     return false;
   };
+  // The walls of a closed cavity are enclosed too, but the cavity's own walls are the inside of
+  // its shell: the material behind them leads outside. A hidden triangle is kept only when the
+  // material behind it (along the inward normal: the component's orientation from its signed
+  // volume) ends at a surface that does not face outside air, i.e. it bounds a body inside the
+  // cavity, not the shell. Rays are cast against the triangles of the cells they pass through,
+  // within a work budget linear in the triangle count (hostile meshes: millions of triangles in a
+  // few cells); once it is spent, or when a ray finds nothing, the triangle stays enclosed.
+  // Measured on corpus parts and a buried copy: up to 92 triangle tests per triangle of the component.
+  // Triangles by cell (counting sort), built on the first hidden triangle: most components have none.
+  std::vector<uint32_t> cell_start, cell_list;
+  auto build_cell_lists = [&] {
+    cell_start.assign(cells + 1, 0);
+    for (const auto& [cell, t] : cell_triangles) ++cell_start[cell + 1];
+    for (size_t i = 0; i < cells; ++i) cell_start[i + 1] += cell_start[i];
+    cell_list.resize(cell_triangles.size());
+    std::vector<uint32_t> fill(cell_start.begin(), cell_start.end() - 1);
+    for (const auto& [cell, t] : cell_triangles) cell_list[fill[cell]++] = t;
+    std::vector<std::pair<uint32_t, uint32_t>>().swap(cell_triangles);
+  };
+  double signed_volume = 0.0;
+  for (uint32_t t = first; t < end; ++t) {
+    float a[3], bb[3], c[3];
+    vertex(mesh, t, 0, a);
+    vertex(mesh, t, 1, bb);
+    vertex(mesh, t, 2, c);
+    signed_volume += double(a[0]) * (double(bb[1]) * c[2] - double(bb[2]) * c[1]) -
+                     double(a[1]) * (double(bb[0]) * c[2] - double(bb[2]) * c[0]) +
+                     double(a[2]) * (double(bb[0]) * c[1] - double(bb[1]) * c[0]);
+  }
+  const float inward = signed_volume >= 0.0 ? -1.f : 1.f;  // along the normal into the material
+  // Rays run to the grid's edge: one that misses the face it should exit by (triangles are listed
+  // in the cells their samples fall in) then still reaches outside air, or the far wall of a cavity.
+  const float max_ray = g.cell * std::sqrt(float(g.n[0]) * g.n[0] + float(g.n[1]) * g.n[1] + float(g.n[2]) * g.n[2]);
+  size_t budget = 256 * size_t(component.triangle_count) + 65536;
+  auto backs_onto_outside = [&](uint32_t self, const float o[3], const float n[3]) {
+    if (cell_start.empty()) build_cell_lists();
+    const float d[3] = {inward * n[0], inward * n[1], inward * n[2]};
+    float best = -1.f;
+    uint32_t hit = 0;
+    size_t last = SIZE_MAX;
+    for (float s = 0.f; s <= max_ray; s += 0.5f * g.cell) {
+      if (budget == 0) return false;
+      --budget;
+      if (best >= 0.f && s > best + g.cell) break;
+      const float p[3] = {o[0] + s * d[0], o[1] + s * d[1], o[2] + s * d[2]};
+      int c[3];
+      if (!g.cell_of(p, c)) return best < 0.f;
+      const size_t i = g.index(c[0], c[1], c[2]);
+      if (i == last) continue;
+      last = i;
+      if (best < 0.f && g.state[i] == 2) return true;  // reached outside air through the material
+      for (uint32_t e = cell_start[i]; e < cell_start[i + 1]; ++e) {
+        const uint32_t other = cell_list[e];
+        if (other == self) continue;
+        if (budget == 0) return false;
+        --budget;
+        float a[3], bb[3], cc[3];
+        vertex(mesh, other, 0, a);
+        vertex(mesh, other, 1, bb);
+        vertex(mesh, other, 2, cc);
+        const float h = ray_hits(o, d, a, bb, cc);
+        if (h > 1e-3f * g.cell && (best < 0.f || h < best)) {
+          best = h;
+          hit = other;
+        }
+      }
+    }
+    if (best < 0.f) return false;
+    // The surface where the material ends must face the way the ray goes (out of the material).
+    float a[3], bb[3], cc[3];
+    vertex(mesh, hit, 0, a);
+    vertex(mesh, hit, 1, bb);
+    vertex(mesh, hit, 2, cc);
+    float e1[3], e2[3];
+    for (int k = 0; k < 3; ++k) {
+      e1[k] = bb[k] - a[k];
+      e2[k] = cc[k] - a[k];
+    }
+    const float m[3] = {e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]};
+    if (-inward * (m[0] * d[0] + m[1] * d[1] + m[2] * d[2]) <= 0.f) return false;
+    const float q[3] = {o[0] + best * d[0], o[1] + best * d[1], o[2] + best * d[2]};
+    return side_sees_outside(q, d, 1.f);
+  };
   uint32_t run_start = 0;
   bool in_run = false;
   double run_area = 0.0;
@@ -189,7 +304,8 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
     bool hidden = false;
     if (len > 0.f) {
       for (float& x : n) x /= len;
-      hidden = !side_sees_outside(centroid, n, 1.f) && !side_sees_outside(centroid, n, -1.f);
+      hidden = !side_sees_outside(centroid, n, 1.f) && !side_sees_outside(centroid, n, -1.f) &&
+               !backs_onto_outside(t, centroid, n);
     }
     if (hidden) {
       if (!in_run) {
