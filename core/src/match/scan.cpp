@@ -1159,7 +1159,8 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     std::vector<Candidates> cands;
     size_t reverified = 0;
     for (const auto& [votes, i] : order) {
-      Candidates c{i};
+      Candidates c;
+      c.part = i;
       for (size_t t : list)
         if (pieces[t].part == i && consistent(pieces[t])) c.fits.push_back(pieces[t]);
       // Pieces saved without being moved (any file of the job) sit where the anchor says.
