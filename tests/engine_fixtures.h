@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,17 @@ public:
 
 private:
   std::string path_;
+};
+
+// A pack enrolled once for a whole test suite (in SetUpTestSuite), with the folder it lives in;
+// TearDownTestSuite calls reset() so both are gone before the next suite.
+struct SuitePack {
+  std::unique_ptr<TempDir> dir;
+  std::unique_ptr<Pack> pack;
+  void reset() {
+    pack.reset();
+    dir.reset();
+  }
 };
 
 inline std::vector<uint8_t> read_bytes(const std::string& path) {

@@ -19,33 +19,26 @@ namespace {
 class Lookalikes : public ::testing::Test {
 public:
   static void SetUpTestSuite() {
-    if (!have_cgal_data() || pack_) return;
-    dir_ = new TempDir("partscreen_lookalike");
+    if (!have_cgal_data() || suite_.pack) return;
+    suite_.dir = std::make_unique<TempDir>("partscreen_lookalike");
     EnrollOptions eo;
     eo.threads = 2;
     eo.pack_name = "lookalike_test";
-    enroll(reference_inputs(reference_stems()), dir_->file("refs.pack"), eo);
-    pack_ = new Pack(Pack::open(dir_->file("refs.pack")));
+    enroll(reference_inputs(reference_stems()), suite_.dir->file("refs.pack"), eo);
+    suite_.pack = std::make_unique<Pack>(Pack::open(suite_.dir->file("refs.pack")));
   }
-  static void TearDownTestSuite() {
-    delete pack_;
-    delete dir_;
-    pack_ = nullptr;
-    dir_ = nullptr;
-  }
+  static void TearDownTestSuite() { suite_.reset(); }
 
 protected:
   void SetUp() override { PARTSCREEN_REQUIRE_CGAL_DATA(); }
   static ScanResult scan(Mesh m, const std::string& name) {
     ScanOptions o;
     o.threads = 2;
-    return scan_loaded({loaded_from_mesh(std::move(m), name + ".stl")}, *pack_, o);
+    return scan_loaded({loaded_from_mesh(std::move(m), name + ".stl")}, *suite_.pack, o);
   }
-  static TempDir* dir_;
-  static Pack* pack_;
+  static SuitePack suite_;
 };
-TempDir* Lookalikes::dir_ = nullptr;
-Pack* Lookalikes::pack_ = nullptr;
+SuitePack Lookalikes::suite_;
 
 Mesh scaled(Mesh m, std::array<float, 3> f) {
   for (size_t i = 0; i < m.positions.size(); ++i) m.positions[i] *= f[i % 3];

@@ -111,7 +111,7 @@ class MultiBodyRecall : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
     if (!have_cgal_data()) return;
-    dir_ = new TempDir("partscreen_recall");
+    suite_.dir = std::make_unique<TempDir>("partscreen_recall");
     // A hundred and twenty other references: the CGAL sample parts (all but the fan disk) and
     // copies of them stretched unevenly along the axes (different shapes to the engine, which is
     // only similarity-invariant), as the scaling benchmark tops up its packs.
@@ -135,31 +135,24 @@ protected:
     multi.input.id = "body_with_slabs";
     multi.mesh = body_with_slabs();
     refs.insert(refs.begin() + 60, std::move(multi));
-    enroll_meshes(refs, dir_->file("recall.pack"));
-    pack_ = new Pack(Pack::open(dir_->file("recall.pack")));
+    enroll_meshes(refs, suite_.dir->file("recall.pack"));
+    suite_.pack = std::make_unique<Pack>(Pack::open(suite_.dir->file("recall.pack")));
   }
-  static void TearDownTestSuite() {
-    delete pack_;
-    delete dir_;
-    pack_ = nullptr;
-    dir_ = nullptr;
-  }
-  static TempDir* dir_;
-  static Pack* pack_;
+  static void TearDownTestSuite() { suite_.reset(); }
+  static SuitePack suite_;
 };
-TempDir* MultiBodyRecall::dir_ = nullptr;
-Pack* MultiBodyRecall::pack_ = nullptr;
+SuitePack MultiBodyRecall::suite_;
 
 // One test, so the pack is enrolled once per run (ctest runs every test in a process of its own).
 TEST_F(MultiBodyRecall, FoundAmongManyReferencesWhileSingleBodyReferencesStillAre) {
   PARTSCREEN_REQUIRE_CGAL_DATA();
-  ASSERT_NE(pack_, nullptr);
-  ASSERT_EQ(pack_->reference_count(), 121u);
+  ASSERT_NE(suite_.pack, nullptr);
+  ASSERT_EQ(suite_.pack->reference_count(), 121u);
   {
   SCOPED_TRACE("the multi-body file itself");
   LoadedFile file = loaded_from_mesh(body_with_slabs(), "body_with_slabs.stl");
   ASSERT_EQ(file.components.size(), 11u);
-  ScanResult r = scan_loaded({file}, *pack_);
+  ScanResult r = scan_loaded({file}, *suite_.pack);
   ASSERT_FALSE(r.matches.empty());
   EXPECT_EQ(r.verdict, Verdict::flagged);
   EXPECT_EQ(r.matches[0].reference, "body_with_slabs");
@@ -170,7 +163,7 @@ TEST_F(MultiBodyRecall, FoundAmongManyReferencesWhileSingleBodyReferencesStillAr
   for (uint64_t seed : {1u, 2u}) {
     Variant v = make_variant(part, VariantKind::rigid, seed);
     ASSERT_EQ(v.files.size(), 1u);
-    ScanResult r = scan_loaded({loaded_from_mesh(v.files[0], "rigid.stl")}, *pack_);
+    ScanResult r = scan_loaded({loaded_from_mesh(v.files[0], "rigid.stl")}, *suite_.pack);
     ASSERT_FALSE(r.matches.empty()) << v.name;
     EXPECT_EQ(r.verdict, Verdict::flagged) << v.name;
     EXPECT_EQ(r.matches[0].reference, "body_with_slabs") << v.name;
@@ -179,7 +172,7 @@ TEST_F(MultiBodyRecall, FoundAmongManyReferencesWhileSingleBodyReferencesStillAr
   }
   // The same pack still finds single-body references, alone and two in one file.
   const Mesh rotor = normalised(load_file(cgal_mesh("rotor")).mesh, 60.f);
-  ScanResult r = scan_loaded({loaded_from_mesh(make_variant(rotor, VariantKind::rigid, 3).files[0], "rotor.stl")}, *pack_);
+  ScanResult r = scan_loaded({loaded_from_mesh(make_variant(rotor, VariantKind::rigid, 3).files[0], "rotor.stl")}, *suite_.pack);
   ASSERT_FALSE(r.matches.empty());
   EXPECT_EQ(r.verdict, Verdict::flagged);
   EXPECT_EQ(r.matches[0].reference, "other1");
@@ -190,7 +183,7 @@ TEST_F(MultiBodyRecall, FoundAmongManyReferencesWhileSingleBodyReferencesStillAr
   const uint32_t base = uint32_t(plate.vertex_count());
   for (size_t i = 0; i < pinion.positions.size(); ++i) plate.positions.push_back(pinion.positions[i] + (i % 3 == 0 ? 80.f : 0.f));
   for (uint32_t v : pinion.indices) plate.indices.push_back(base + v);
-  ScanResult both = scan_loaded({loaded_from_mesh(plate, "plate.stl")}, *pack_);
+  ScanResult both = scan_loaded({loaded_from_mesh(plate, "plate.stl")}, *suite_.pack);
   EXPECT_EQ(both.verdict, Verdict::flagged);
   std::vector<std::string> flagged;
   for (const Match& m : both.matches)
