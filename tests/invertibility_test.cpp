@@ -202,7 +202,9 @@ TEST(Invertibility, KeypointsDoNotRebuildAPrintablePart) {
     EXPECT_LT(fa.within_tolerance, 0.8);
     EXPECT_GT(fh.p99, 5 * kToleranceOfL);
     // A part with holes (Euler characteristic below 2) does not come back as the same closed solid.
-    if (original.euler < 2) EXPECT_TRUE(ta.euler != original.euler || ta.boundary_edges > 0);
+    if (original.euler < 2) {
+      EXPECT_TRUE(ta.euler != original.euler || ta.boundary_edges > 0);
+    }
     // Control: the same reconstruction from a dense sample of the true surface is within the
     // tolerance almost everywhere, so the measurement is not what fails.
     EXPECT_GT(fd.within_tolerance, 0.95);

@@ -93,7 +93,8 @@ constexpr uint32_t kBeam = 2;
 constexpr float kMinReferenceShare = 0.35f;    // placed reference size / part size, at least
 constexpr size_t kHypothesesKept = 6;          // distinct RANSAC poses kept per handedness (verify_piece)
 constexpr double kSettledFit = 0.85;           // a fit scoring this much is not second-guessed
-constexpr double kDoubtFloor = 0.3;            // below this a fit is another part, not a misplaced copy
+constexpr double kDoubtFloor = 0.4;            // below this a fit is another part, not a misplaced copy
+constexpr double kRoughMargin = 0.05;          // a runner-up must beat the leader's rough coverage by this much
 constexpr double kAxisPoseRough = 0.5;         // a principal-axis pose must put this much surface in place
 constexpr double kExplainedEnough = 0.6;       // a part this much explained by the reference is it (or a piece)
 constexpr double kLookalikePenalty = 4.0;      // see penalised_score
@@ -638,7 +639,11 @@ Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, co
     const float gate = std::max(float(0.08 * L * std::pow(0.85, it)), 2.f * part.dense_spacing);
     const Eigen::Matrix3d normal_map = A.inverse().transpose();
     pairs.clear();
-    for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+    // About 800 keypoints spread over the reference steer the map in the wide-gate rounds as well
+    // as all of them do, and 2,000 pin its 12 unknowns in the fine ones, at a fraction of the
+    // neighbour searches (references hold 3,000-15,000).
+    const uint32_t step = std::max<uint32_t>(1, uint32_t(used / (fine ? 2000 : 800)));
+    for (uint32_t k = 0; k < rec.keypoint_count; k += step) {
       if (only && !(*only)[k]) continue;
       const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
       const Eigen::Vector3d p = (Eigen::Map<const Vec3>(kp.position).cast<double>() - c) / unit;
@@ -713,6 +718,10 @@ Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, co
 constexpr double kMaxStretchExplained = 1.06;
 constexpr double kStretchGainExplained = 0.1;
 constexpr double kStretchCheckedCoverage = 0.55;
+// A similarity that already explains this much of the reference within the fit tolerance (1.2-1.5%
+// of its size) leaves no room for a stretch the check would act on (12% and more moves the ends of
+// a part by several times the tolerance): such fits, most true matches, skip the affine ICP.
+constexpr double kStretchRoomless = 0.95;
 bool stretched_fit(const Part& part, const PackData& pack, uint32_t ref, const PieceMatch& m) {
   const Stretch all = measure_stretch(part, pack, ref, m.transform, nullptr);
   const bool suspect = all.ratio > kMaxStretch && all.gain >= kStretchGain;
@@ -879,7 +888,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     if (ransac_leader) chosen = refine(list[0].T, list[0].inliers), have = true;
     if (!settled && (!have || chosen.score < kSettledFit)) {
       const bool runners_up = have && chosen.score >= kDoubtFloor;
-      double best_rough = have ? rough_coverage(part, pack, ref, list[0].T, fit) : kAxisPoseRough;
+      double best_rough = have ? rough_coverage(part, pack, ref, list[0].T, fit) + kRoughMargin : kAxisPoseRough;
       size_t pick = list.size();
       for (size_t i = have ? 1 : 0; i < list.size(); ++i) {
         const bool from_axes = list[i].inliers == 0;
@@ -896,7 +905,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     // Only a fit that could carry a verdict by itself is checked for stretch: a piece of a cut part
     // fits too little of the reference for the affine map to be told from a similarity (measured
     // on pieces of 10-50% of a reference: ratios up to 1.2 on the surface they explain).
-    if (std::max(chosen.coverage, chosen.score) >= kStretchCheckedCoverage && stretched_fit(part, pack, ref, chosen)) continue;
+    if (std::max(chosen.coverage, chosen.score) >= kStretchCheckedCoverage && std::max(chosen.coverage, chosen.score) < kStretchRoomless && stretched_fit(part, pack, ref, chosen)) continue;
     settled = settled || chosen.score >= kSettledFit;
     chosen.explained = with_explained ? explained_fraction(part, pack, ref, chosen.transform, fit) : -1.0;
     out.push_back(std::move(chosen));
