@@ -24,6 +24,7 @@
 
 #include "eval/cgal_mesh.h"
 #include "eval/mesh_ops.h"
+#include "partscreen/geometry.h"
 
 namespace partscreen::eval {
 
@@ -46,15 +47,9 @@ bool apply_booleans(const Mesh& base, const std::vector<BooleanStep>& steps, Mes
     // success returns a sliver of the part or the tool alone (a drilled part came back as a
     // 0.02 mm tetrahedron, a fused one as the bare block), and such a case tests nothing.
     double volume = std::fabs(CGAL::to_double(PMP::volume(result)));
-    double input_volume = 0.0;  // of the triangles as given (the repair must not change it much)
-    for (size_t t = 0; t + 2 < base.indices.size(); t += 3) {
-      const float* a = &base.positions[3 * size_t(base.indices[t])];
-      const float* b = &base.positions[3 * size_t(base.indices[t + 1])];
-      const float* c = &base.positions[3 * size_t(base.indices[t + 2])];
-      input_volume += (double(a[0]) * (double(b[1]) * c[2] - double(b[2]) * c[1]) - double(a[1]) * (double(b[0]) * c[2] - double(b[2]) * c[0]) +
-                       double(a[2]) * (double(b[0]) * c[1] - double(b[1]) * c[0])) / 6.0;
-    }
-    if (!(volume > 0.0) || std::fabs(volume - std::fabs(input_volume)) > 0.1 * std::fabs(input_volume)) return false;
+    // Of the triangles as given: the repair must not change it much.
+    const double input_volume = measure_component(base, 0, uint32_t(base.triangle_count())).volume_mm3;
+    if (!(volume > 0.0) || std::fabs(volume - input_volume) > 0.1 * input_volume) return false;
     for (const BooleanStep& step : steps) {
       SurfaceMesh tool;
       if (!to_surface_mesh(step.tool, tool, true) || !make_solid(tool)) return false;

@@ -124,20 +124,6 @@ Mesh decimate(const Mesh& m, double keep) {
   return best;
 }
 
-// Area and enclosed volume (signed, about the centroid, so a sloppy shell still gives a size).
-void area_volume(const Mesh& m, double& area, double& volume) {
-  V3 o = V3::Zero();
-  for (size_t i = 0; i < m.positions.size() / 3; ++i) o += vert(m, uint32_t(i));
-  if (!m.positions.empty()) o /= double(m.positions.size() / 3);
-  area = volume = 0.0;
-  for (size_t t = 0; t + 2 < m.indices.size(); t += 3) {
-    const V3 a = vert(m, m.indices[t]) - o, b = vert(m, m.indices[t + 1]) - o, c = vert(m, m.indices[t + 2]) - o;
-    area += 0.5 * (b - a).cross(c - a).norm();
-    volume += a.dot(b.cross(c)) / 6.0;
-  }
-  volume = std::fabs(volume);
-}
-
 Mesh box(const V3& lo, const V3& hi) {
   Mesh b;
   for (int i = 0; i < 8; ++i) {
@@ -301,9 +287,9 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
       // left is another shape (one 706-triangle cover lost 37% of its volume), and an uploader
       // would not print it in place of the part. Such a case tests nothing, like a hole drilled
       // into a part that is not a solid.
-      double a0, v0, a1, v1;
-      area_volume(part, a0, v0);
-      area_volume(m, a1, v1);
+      const ComponentInfo before = measure_component(part, 0, uint32_t(part.triangle_count()));
+      const ComponentInfo after = measure_component(m, 0, uint32_t(m.triangle_count()));
+      const double a0 = before.area_mm2, v0 = before.volume_mm3, a1 = after.area_mm2, v1 = after.volume_mm3;
       const double change = std::max(std::fabs(a1 - a0) / std::max(a0, 1e-12), std::fabs(v1 - v0) / std::max(v0, 1e-12));
       if (change > 0.10) {
         char why[160];

@@ -13,19 +13,20 @@ namespace partscreen::detail {
 
 // ---------------------------------------------------------------- sampling
 
-Cloud sample_mesh(const Mesh& mesh, uint32_t first, uint32_t count, float spacing, uint64_t seed) {
-  Cloud out;
+namespace {
+// Six times the signed volume of triangles [first, first+count) and their area. Orientation:
+// inside-out closed shells (negative signed volume) get flipped normals; for open shells the sign
+// is kept, nothing better is known. The volume is taken about the centroid: for a shell that is
+// not quite closed (cut, fused, sloppy export) the sum is then still independent of where the
+// part sits.
+void centred_volume_and_area(const Mesh& mesh, uint32_t first, uint32_t count, double& vol6, double& area) {
   const float* P = mesh.positions.data();
   const uint32_t* I = mesh.indices.data() + 3 * size_t(first);
-  // Orientation: inside-out closed shells (negative signed volume) get flipped normals. For open
-  // shells the sign is kept: nothing better is known.
-  // The signed volume is taken about the centroid: for a shell that is not quite closed (cut,
-  // fused, sloppy export) the sum is then still independent of where the part sits.
   Eigen::Vector3d o = Eigen::Vector3d::Zero();
   for (uint32_t t = 0; t < count; ++t)
     for (int k = 0; k < 3; ++k) o += Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + k])).cast<double>();
   if (count) o /= 3.0 * count;
-  double vol6 = 0.0, area = 0.0;
+  vol6 = area = 0.0;
   for (uint32_t t = 0; t < count; ++t) {
     Eigen::Vector3d a = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t])).cast<double>() - o;
     Eigen::Vector3d b = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + 1])).cast<double>() - o;
@@ -33,7 +34,22 @@ Cloud sample_mesh(const Mesh& mesh, uint32_t first, uint32_t count, float spacin
     vol6 += a.dot(b.cross(c));
     area += 0.5 * (b - a).cross(c - a).norm();
   }
-  const float flip = vol6 < 0 ? -1.f : 1.f;
+}
+}  // namespace
+
+float outward_sign(const Mesh& mesh, uint32_t first, uint32_t count) {
+  double vol6, area;
+  centred_volume_and_area(mesh, first, count, vol6, area);
+  return vol6 < 0 ? -1.f : 1.f;
+}
+
+Cloud sample_mesh(const Mesh& mesh, uint32_t first, uint32_t count, float spacing, uint64_t seed, float orientation) {
+  Cloud out;
+  const float* P = mesh.positions.data();
+  const uint32_t* I = mesh.indices.data() + 3 * size_t(first);
+  double vol6, area;
+  centred_volume_and_area(mesh, first, count, vol6, area);
+  const float flip = orientation != 0.f ? orientation : vol6 < 0 ? -1.f : 1.f;
   const double inv_cell_area = 1.0 / (double(spacing) * spacing);
   out.points.reserve(size_t(area * inv_cell_area * 1.1) + 16);
   out.normals.reserve(out.points.capacity());
@@ -380,12 +396,13 @@ void smooth_normals(Cloud& cloud, float radius) {
   }
 }
 
-Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2, size_t max_points) {
+Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2, size_t max_points,
+                  float orientation) {
   const float spacing = dense_spacing(area_mm2, max_points);
   Cloud out;
   uint64_t seed = 0x9E3779B97F4A7C15ull;
   for (const ComponentInfo& c : components) {
-    Cloud part = sample_mesh(mesh, c.first_triangle, c.triangle_count, spacing, seed++);
+    Cloud part = sample_mesh(mesh, c.first_triangle, c.triangle_count, spacing, seed++, orientation);
     out.points.insert(out.points.end(), part.points.begin(), part.points.end());
     out.normals.insert(out.normals.end(), part.normals.begin(), part.normals.end());
     out.weights.insert(out.weights.end(), part.weights.begin(), part.weights.end());

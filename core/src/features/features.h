@@ -63,9 +63,16 @@ struct Features {
 // Area-uniform random samples of triangles [first, first+count) at about one point per
 // spacing^2 of area (stratified per triangle, deterministic for a seed). Normals are face
 // normals, flipped when the component is closed and inside-out (negative signed volume), so a
-// mirrored file whose winding was not fixed still has outward normals.
+// mirrored file whose winding was not fixed still has outward normals. `orientation` (+1 or -1)
+// overrides that choice: for a range that is only part of a closed surface (an enclosed run) its
+// own signed volume says nothing, and the whole component's (outward_sign) is what counts.
 Cloud sample_mesh(const Mesh& mesh, uint32_t first_triangle, uint32_t triangle_count, float spacing_mm,
-                  uint64_t seed);
+                  uint64_t seed, float orientation = 0.f);
+
+// +1 when triangles [first, first+count) enclose positive signed volume (taken about their vertex
+// centroid, so a shell that is not quite closed gives the same answer wherever it sits), else -1:
+// the orientation sample_mesh picks for them.
+float outward_sign(const Mesh& mesh, uint32_t first_triangle, uint32_t triangle_count);
 
 // A point cloud from an OrientedSurface (G-code walls): copies, unit weights scaled to area.
 Cloud cloud_from_surface(const OrientedSurface& surface);
@@ -157,8 +164,9 @@ namespace partscreen::detail {
 
 // Dense cloud of the given components of a mesh, at kDenseFraction of the size L of their
 // combined area (coarser when that would exceed kMaxDensePoints). Deterministic.
+// `orientation`: as sample_mesh's, for every component (0: each its own).
 Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2,
-                  size_t max_points = kMaxDensePoints);
+                  size_t max_points = kMaxDensePoints, float orientation = 0.f);
 
 // Area-weighted normal smoothing over `radius` (see features.cpp); dense_cloud applies it.
 void smooth_normals(Cloud& cloud, float radius);

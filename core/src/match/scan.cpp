@@ -168,47 +168,6 @@ void add_whole_file_parts(std::vector<Part>& parts, const std::vector<const Load
   }
 }
 
-// Six times the signed volume of triangles [first, first + count), about their vertex centroid
-// (as sample_mesh takes it, so its orientation choice can be told).
-double centred_volume6(const Mesh& mesh, uint32_t first, uint32_t count) {
-  const float* P = mesh.positions.data();
-  const uint32_t* I = mesh.indices.data() + 3 * size_t(first);
-  Eigen::Vector3d o = Eigen::Vector3d::Zero();
-  for (uint32_t t = 0; t < 3 * count; ++t) o += Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[t])).cast<double>();
-  if (count) o /= 3.0 * count;
-  double vol6 = 0.0;
-  for (uint32_t t = 0; t < count; ++t) {
-    const Eigen::Vector3d a = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t])).cast<double>() - o;
-    const Eigen::Vector3d b = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + 1])).cast<double>() - o;
-    const Eigen::Vector3d c = Eigen::Map<const Eigen::Vector3f>(P + 3 * size_t(I[3 * t + 2])).cast<double>() - o;
-    vol6 += a.dot(b.cross(c));
-  }
-  return vol6;
-}
-
-// The dense cloud of an enclosed surface. sample_mesh orients each triangle range by the range's
-// own signed volume, which for a run of an enclosed surface (an open patch of a closed component)
-// is a coin toss: a buried part came out with a third of its normals flipped and its best fit
-// explained 0.6-0.7 of it. Every run takes the orientation of its whole component instead.
-Cloud enclosed_cloud(const Mesh& mesh, const ComponentInfo& component, const std::vector<ComponentInfo>& runs, double area,
-                     size_t max_points) {
-  const float spacing = dense_spacing(area, max_points);
-  const float outward = centred_volume6(mesh, component.first_triangle, component.triangle_count) < 0.0 ? -1.f : 1.f;
-  Cloud out;
-  uint64_t seed = 0x9E3779B97F4A7C15ull;
-  for (const ComponentInfo& r : runs) {
-    Cloud part = sample_mesh(mesh, r.first_triangle, r.triangle_count, spacing, seed++);
-    const float sampled = centred_volume6(mesh, r.first_triangle, r.triangle_count) < 0.0 ? -1.f : 1.f;
-    if (sampled != outward)
-      for (Vec3& n : part.normals) n = -n;
-    out.points.insert(out.points.end(), part.points.begin(), part.points.end());
-    out.normals.insert(out.normals.end(), part.normals.begin(), part.normals.end());
-    out.weights.insert(out.weights.end(), part.weights.begin(), part.weights.end());
-  }
-  smooth_normals(out, 3.f * spacing);
-  return out;
-}
-
 // The rung whose radius matches a reference seen at `scale` in this part.
 int rung_for_scale(const Part& part, const ReferenceRecord& rec, float scale) {
   const float L = size_of_area(part.area);
@@ -1017,7 +976,11 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     const size_t points_per_part = points_for(p);
     const LoadedFile& file = *files[p.file];
     if (p.enclosed) {
-      p.dense = enclosed_cloud(file.mesh, file.components[p.component], p.runs, p.area, points_per_part);
+      // Runs of an enclosed surface are open patches of a closed component: their own signed
+      // volume is a coin toss (a buried part came out with a third of its normals flipped and
+      // explained 0.6-0.7 of it), so every run takes its component's orientation.
+      const ComponentInfo& c = file.components[p.component];
+      p.dense = dense_cloud(file.mesh, p.runs, p.area, points_per_part, outward_sign(file.mesh, c.first_triangle, c.triangle_count));
     } else if (p.whole_file) {
       p.dense = dense_cloud(file.mesh, p.runs, p.area, points_per_part);
     } else if (p.component < file.components.size()) {
