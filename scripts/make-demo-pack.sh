@@ -7,7 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="$("$root/scripts/demo-data.sh")"
-DEMO_SEQUENCE="${DEMO_SEQUENCE:-2}"
+DEMO_SEQUENCE="${DEMO_SEQUENCE:-3}"
 # Enrolment signs with a local key: keep that throwaway key out of the user's own home.
 export PARTSCREEN_HOME="$(mktemp -d)"
 trap 'rm -rf "$PARTSCREEN_HOME"' EXIT

@@ -183,10 +183,37 @@ PointGrid::PointGrid(const std::vector<Vec3>& points, float cell) : points_(&poi
   std::vector<std::array<int32_t, 3>> cells(n);
   for (size_t i = 0; i < n; ++i)
     cells[i] = {cell_coord(points[i].x(), 0), cell_coord(points[i].y(), 1), cell_coord(points[i].z(), 2)};
+  // Dense when the box holds at most about four cells per point (parts, their clouds and their
+  // keypoints: always, at the cells used here); a few points spread far apart take the hash table.
+  size_t box = 1;
+  for (int d = 0; d < 3; ++d) {
+    int top = 0;
+    for (const auto& c : cells) top = std::max(top, c[d]);
+    dims_[d] = top + 1;
+    box = box > (size_t(1) << 40) ? box : box * size_t(dims_[d]);
+  }
   sorted_.resize(n);
+  sorted_points_.resize(n);
+  if (n && box <= std::max<size_t>(4 * n, 4096)) {
+    // Counting sort by cell number: linear, and points keep their input order within a cell.
+    std::vector<uint32_t> cell_of(n);
+    first_.assign(box + 1, 0);
+    for (size_t i = 0; i < n; ++i) {
+      const auto& c = cells[i];
+      cell_of[i] = uint32_t((size_t(c[0]) * size_t(dims_[1]) + size_t(c[1])) * size_t(dims_[2]) + size_t(c[2]));
+      ++first_[cell_of[i] + 1];
+    }
+    for (size_t k = 0; k < box; ++k) first_[k + 1] += first_[k];
+    std::vector<uint32_t> next(first_.begin(), first_.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t at = next[cell_of[i]]++;
+      sorted_[at] = int32_t(i);
+      sorted_points_[at] = points[i];
+    }
+    return;
+  }
   std::iota(sorted_.begin(), sorted_.end(), 0);
   std::sort(sorted_.begin(), sorted_.end(), [&](int32_t a, int32_t b) { return cells[a] < cells[b]; });
-  sorted_points_.resize(n);
   for (size_t i = 0; i < n; ++i) sorted_points_[i] = points[size_t(sorted_[i])];
   size_t cap = 16;
   while (cap < n * 2) cap <<= 1;

@@ -119,6 +119,11 @@ private:
     double c = std::floor((double(v) - origin_[axis]) * inv_cell_);
     return int(std::clamp(c, -double(kCellLimit), double(kCellLimit)));
   }
+  template <class F>
+  void visit_range(uint32_t begin, uint32_t end, const Vec3& q, float r2, F& f) const {
+    for (uint32_t i = begin; i < end; ++i)
+      if ((sorted_points_[i] - q).squaredNorm() <= r2) f(sorted_[i]);
+  }
   static constexpr int kCellLimit = 1 << 22;
   const std::vector<Vec3>* points_ = nullptr;
   float cell_ = 1.f;
@@ -127,8 +132,14 @@ private:
   std::vector<int32_t> sorted_;          // point indices grouped by cell
   std::vector<Vec3> sorted_points_;      // the points in that order: distance tests read memory
                                          // in sequence instead of jumping through the index
+  // Dense layout (the usual case: the box holds at most a few cells per point): cells are numbered
+  // (x * dims_[1] + y) * dims_[2] + z, so a query's cells along z are one run of sorted points,
+  // found with two reads of first_ instead of one hash probe per cell.
+  int dims_[3] = {0, 0, 0};
+  std::vector<uint32_t> first_;          // first sorted point of each cell; one past the last cell too
+  // Sparse layout (points spread thinly over a large box): open addressing; end == 0 marks empty.
   struct Slot { int32_t x, y, z; uint32_t begin, end; };
-  std::vector<Slot> table_;              // open addressing; end == 0 marks empty
+  std::vector<Slot> table_;
   size_t mask_ = 0;
 };
 
@@ -147,14 +158,25 @@ void PointGrid::for_each_within(const Vec3& q, float radius, F&& f) const {
       if ((sorted_points_[i] - q).squaredNorm() <= r2) f(sorted_[i]);
     return;
   }
+  if (!first_.empty()) {
+    const int cx0 = std::max(x0, 0), cx1 = std::min(x1, dims_[0] - 1);
+    const int cy0 = std::max(y0, 0), cy1 = std::min(y1, dims_[1] - 1);
+    const int cz0 = std::max(z0, 0), cz1 = std::min(z1, dims_[2] - 1);
+    if (cz0 > cz1) return;
+    for (int x = cx0; x <= cx1; ++x)
+      for (int y = cy0; y <= cy1; ++y) {
+        const size_t column = (size_t(x) * size_t(dims_[1]) + size_t(y)) * size_t(dims_[2]);
+        visit_range(first_[column + size_t(cz0)], first_[column + size_t(cz1) + 1], q, r2, f);
+      }
+    return;
+  }
   for (int x = x0; x <= x1; ++x)
     for (int y = y0; y <= y1; ++y)
       for (int z = z0; z <= z1; ++z) {
         size_t s = slot_of(x, y, z);
         if (s == SIZE_MAX) continue;
         const Slot& slot = table_[s];
-        for (uint32_t i = slot.begin; i < slot.end; ++i)
-          if ((sorted_points_[i] - q).squaredNorm() <= r2) f(sorted_[i]);
+        visit_range(slot.begin, slot.end, q, r2, f);
       }
 }
 
