@@ -39,6 +39,11 @@ void print_human(const ScanResult& r, bool all) {
     std::printf("          score %.2f (flag at %.2f, review at %.2f); %.0f%% of the reference's surface found,\n", m.score,
                 r.flag_score, r.review_score, 100.0 * m.coverage);
     std::printf("          making up %.0f%% of the carrying part%s\n", 100.0 * m.explained, m.parts.size() == 1 ? "" : "s");
+    // Missing surface, by what the upload has there (a reviewer's first question on a partial match).
+    if (m.absent >= 0.005 || m.hidden >= 0.005)
+      std::printf("          missing: %.0f%% where the upload has open space (lowers the score: another design\n"
+                  "          there), %.0f%% inside its material (fused, buried or filled in)\n",
+                  100.0 * m.absent, 100.0 * m.hidden);
     std::printf("          scale %.3f%s, %s\n", m.scale,
                 std::fabs(m.scale - 25.4) / 25.4 < 0.1 || std::fabs(m.scale * 25.4 - 1) < 0.1 ? " (an inch/mm unit change)" : "",
                 m.mirrored ? "mirrored" : "not mirrored");

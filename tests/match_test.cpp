@@ -571,6 +571,17 @@ Mesh box_mesh(const std::array<float, 3>& lo, const std::array<float, 3>& hi) {
   return m;
 }
 
+// An indexed mesh written as a binary STL (what an uploader's file holds).
+void write_mesh_stl(const std::string& path, const Mesh& m) {
+  std::vector<Tri> tris;
+  for (size_t t = 0; t < m.indices.size(); t += 3) {
+    Tri tri;
+    for (int k = 0; k < 9; ++k) tri[k] = m.positions[3 * m.indices[t + k / 3] + k % 3];
+    tris.push_back(tri);
+  }
+  write_all(path, binary_stl(tris));
+}
+
 // A thin, nearly symmetric part (a 1 mm-walled cover, open on one side, with two cut-outs and a
 // boss) looks alike from most of its poses: a patch of its plate describes like any other, few
 // descriptor pairs are right, and several RANSAC hypotheses (the cover turned over or end for end)
@@ -585,15 +596,7 @@ TEST(ThinParts, CoverIsFoundInEveryPose) {
                                     {BooleanOp::unite, box_mesh({30, 15, 0.5f}, {34, 19, 5})}},
                                    cover));
   TempDir dir("partscreen_thin");
-  write_all(dir.file("cover.stl"), binary_stl([&] {
-              std::vector<Tri> tris;
-              for (size_t t = 0; t < cover.indices.size(); t += 3) {
-                Tri tri;
-                for (int k = 0; k < 9; ++k) tri[k] = cover.positions[3 * cover.indices[t + k / 3] + k % 3];
-                tris.push_back(tri);
-              }
-              return tris;
-            }()));
+  write_mesh_stl(dir.file("cover.stl"), cover);
   EnrollOptions eo;
   eo.threads = 2;
   enroll({{dir.file("cover.stl"), "cover", "test", ""}}, dir.file("thin.pack"), eo);
@@ -608,6 +611,64 @@ TEST(ThinParts, CoverIsFoundInEveryPose) {
       EXPECT_EQ(r.verdict, Verdict::flagged) << v.name << " seed " << seed << " score " << (r.matches.empty() ? 0.0 : r.matches[0].score);
     }
   std::printf("cover: %d of %d flagged\n", flagged, cases);
+}
+
+// A sibling design: the same 3 mm panel with its flange and mounting holes, but its opening filled
+// in and another, larger one cut at one end (as two skirt panels of one printer differ by the
+// connector they take). It shares most of the reference's surface, so coverage alone flagged it;
+// the reference surface it lacks where it has open space (the panel across its own opening) now
+// counts against the match. Copies that lack surface for the reasons the engine must see through
+// keep their flag: fused material hides it, drilled holes lack only their cross-sections.
+TEST(SiblingDesigns, SamePanelWithAnotherOpeningIsNotFlagged) {
+  using eval::BooleanOp;
+  const auto panel = [](std::vector<eval::BooleanStep> openings) {
+    std::vector<eval::BooleanStep> steps = {{BooleanOp::unite, box_mesh({0, 67, 0}, {120, 70, 18})},  // flange
+                                            {BooleanOp::subtract, box_mesh({6, 6, -1}, {10, 10, 4})},  // mounting holes
+                                            {BooleanOp::subtract, box_mesh({110, 6, -1}, {114, 10, 4})}};
+    steps.insert(steps.end(), openings.begin(), openings.end());
+    Mesh m;
+    EXPECT_TRUE(eval::apply_booleans(box_mesh({0, 0, 0}, {120, 70, 3}), steps, m));
+    return m;
+  };
+  const Mesh reference = panel({{BooleanOp::subtract, box_mesh({40, 22, -1}, {90, 47, 4})}});
+  const Mesh sibling = panel({{BooleanOp::subtract, box_mesh({8, 12, -1}, {48, 62, 4})}});
+  // Dummy material fused onto one end (what the engine must see through): a block over the
+  // panel's last 25 mm, standing proud of it on both sides.
+  Mesh fused;
+  ASSERT_TRUE(eval::apply_booleans(reference, {{BooleanOp::unite, box_mesh({95, -5, -8}, {130, 50, 12})}}, fused));
+  TempDir dir("partscreen_sibling");
+  write_mesh_stl(dir.file("panel.stl"), reference);
+  EnrollOptions eo;
+  eo.threads = 2;
+  enroll({{dir.file("panel.stl"), "panel", "test", ""}}, dir.file("panel.pack"), eo);
+  const Pack pack = Pack::open(dir.file("panel.pack"));
+
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    const Variant v = make_variant(sibling, VariantKind::rigid, seed);
+    const ScanResult r = scan_loaded(job_of(v), pack, two_threads());
+    ASSERT_FALSE(r.matches.empty()) << "seed " << seed;
+    const Match& m = r.matches[0];
+    std::printf("sibling seed %llu: score %.3f coverage %.3f absent %.3f hidden %.3f\n", (unsigned long long)seed, m.score,
+                m.coverage, m.absent, m.hidden);
+    EXPECT_GE(m.coverage, r.flag_score) << "seed " << seed << ": coverage alone no longer flags it; the case tests nothing";
+    EXPECT_GE(m.absent, 0.05) << "seed " << seed << ": the panel across the sibling's opening is open space";
+    EXPECT_NE(r.verdict, Verdict::flagged) << "seed " << seed << " score " << m.score;
+  }
+  for (VariantKind kind : {VariantKind::rigid, VariantKind::holes})
+    for (uint64_t seed = 1; seed <= 2; ++seed) {
+      Variant v = make_variant(reference, kind, seed);
+      if (kind == VariantKind::rigid && seed == 2) {
+        v = make_variant(fused, VariantKind::rigid, seed);
+        v.name = "fused block";
+      }
+      const ScanResult r = scan_loaded(job_of(v), pack, two_threads());
+      ASSERT_FALSE(r.matches.empty()) << v.name;
+      const Match& m = r.matches[0];
+      std::printf("%s seed %llu: score %.3f coverage %.3f absent %.3f hidden %.3f\n", v.name.c_str(), (unsigned long long)seed,
+                  m.score, m.coverage, m.absent, m.hidden);
+      EXPECT_EQ(r.verdict, Verdict::flagged) << v.name << " seed " << seed << " score " << m.score;
+      EXPECT_LT(m.absent, 0.05) << v.name << " seed " << seed;
+    }
 }
 
 // Parts that were never enrolled are cleared. (assimp's Spider and Wuson models are left to

@@ -60,6 +60,9 @@ struct EvalCase {
   std::string top_reference;       // best match, "" when none
   double score = 0.0;              // best match's score, 0 when none
   double coverage = 0.0;
+  double explained = 0.0;          // best match's Match::explained
+  double absent = 0.0;             // best match's Match::absent and hidden
+  double hidden = 0.0;
   double scan_ms = 0.0;            // scan_files() wall time, reading the files included
   double make_ms = 0.0;            // making the case (transform, write, slice)
   std::string note;                // why a case was skipped, or the scan's file error

@@ -55,6 +55,11 @@ struct Match {
   double coverage = 0.0;  // fraction of the reference's surface found, all pieces together
   double explained = 0.0; // fraction of the carrying parts' own surface the reference accounts for
                           // (low: the reference is a region of something larger, e.g. fused)
+  // Matches carried by one part: the fraction of the reference's surface the part lacks where it
+  // has open space (absent; lowers the score by half as much: another design there) and where it
+  // has material (hidden: fused, buried or filled in; no effect on the score).
+  double absent = 0.0;
+  double hidden = 0.0;
   double scale = 1.0;     // upload size / reference size
   bool mirrored = false;
   std::array<double, 16> transform{};  // row-major 4x4, reference -> upload (first piece)

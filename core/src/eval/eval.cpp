@@ -582,6 +582,9 @@ EvalReport run_eval(const Pack& pack, const std::vector<EvalReference>& referenc
         c.top_reference = res.matches[0].reference;
         c.score = res.matches[0].score;
         c.coverage = res.matches[0].coverage;
+        c.explained = res.matches[0].explained;
+        c.absent = res.matches[0].absent;
+        c.hidden = res.matches[0].hidden;
       }
       for (const FileReport& f : res.files)
         if (!f.ok) c.note += (c.note.empty() ? "" : "; ") + f.error_code + ": " + f.error;

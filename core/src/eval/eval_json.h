@@ -21,6 +21,9 @@ inline nlohmann::ordered_json case_to_json(const EvalCase& c) {
   j["top_reference"] = c.top_reference;
   j["score"] = c.score;
   j["coverage"] = c.coverage;
+  j["explained"] = c.explained;
+  j["absent"] = c.absent;
+  j["hidden"] = c.hidden;
   j["scan_ms"] = c.scan_ms;
   j["make_ms"] = c.make_ms;
   if (!c.note.empty()) j["note"] = c.note;
@@ -43,6 +46,9 @@ EvalCase case_from_json(const Json& j) {
   c.top_reference = j.value("top_reference", "");
   c.score = j.value("score", 0.0);
   c.coverage = j.value("coverage", 0.0);
+  c.explained = j.value("explained", 0.0);
+  c.absent = j.value("absent", 0.0);
+  c.hidden = j.value("hidden", 0.0);
   c.scan_ms = j.value("scan_ms", 0.0);
   c.make_ms = j.value("make_ms", 0.0);
   c.note = j.value("note", "");

@@ -98,6 +98,10 @@ constexpr double kRoughMargin = 0.05;          // a runner-up must beat the lead
 constexpr double kAxisPoseRough = 0.5;         // a principal-axis pose must put this much surface in place
 constexpr double kExplainedEnough = 0.6;       // a part this much explained by the reference is it (or a piece)
 constexpr double kLookalikePenalty = 4.0;      // see penalised_score
+// Score lost per share of reference surface absent in open space: the largest weight that kept
+// every variant kind's detection on two benchmark draws (bench/accuracy.sh, --seed 1 and 2; 1.0
+// and 2.0 cost fused and subdivided copies whose fit leaves some surface just off the part).
+constexpr double kAbsentWeight = 0.5;
 constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be assembled from
 constexpr size_t kMaxReverifiedParts = 24;
 constexpr double kLargePieceShare = 0.08;      // of the placed reference's area: re-verified without votes
@@ -393,6 +397,67 @@ Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, 
   c.area = total > 0 ? hit / total : 0.0;
   c.salient = stotal > 0 ? shit / stotal : 0.0;
   return c;
+}
+
+// Where a match carried by one part lacks reference surface, and what the part has there.
+// absent: the share (by area) of the reference's surface the part lacks where it has open space.
+// hidden: the share it lacks inside its own material (fused, buried or filled in).
+// Missing surface within the fit tolerance on the open side is a near miss (noise, a rounded
+// edge) and counts as neither.
+struct MissingSurface { double absent = 0.0, hidden = 0.0; };
+
+MissingSurface classify_missing(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T,
+                                const std::vector<uint8_t>& covered, const FitCriterion& fit) {
+  MissingSurface out;
+  const ReferenceRecord& rec = pack.reference_records[ref];
+  const Cloud& cloud = part.coarse;
+  if (cloud.size() == 0 || part.dense.size() == 0 || covered.size() != rec.keypoint_count) return out;
+  double total = 0.0, missing_weight = 0.0;
+  std::vector<uint32_t> missing;
+  for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+    const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
+    // As measure_coverage: walls rebuilt from G-code have no top or bottom surface to lack.
+    if (part.walls_only && std::fabs((T.rotation * Eigen::Map<const Vec3>(kp.surface_normal)).normalized().z()) > 0.7f) continue;
+    total += kp.weight;
+    if (!covered[k]) missing.push_back(k), missing_weight += kp.weight;
+  }
+  if (missing.empty() || total <= 0) return out;
+  // Near the part's surface the side of the nearest surface point tells material from open space
+  // (thin walls included); farther away, the winding number of the part's coarse cloud does
+  // (Barill et al. 2018, "Fast winding numbers for soups and clouds": no closed mesh needed).
+  const float tol = std::max(fit.tolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
+  const float near = std::max(4.f * tol, 0.05f * rec.size_mm * T.scale);
+  // A spread subset of the missing keypoints stands for all of them (each by its weight).
+  const size_t stride = std::max<size_t>(1, missing.size() / 600);
+  double absent = 0.0, hidden = 0.0, sampled = 0.0;
+  constexpr double kInvFourPi = 0.25 / 3.14159265358979323846;
+  for (size_t i = 0; i < missing.size(); i += stride) {
+    const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + missing[i]];
+    sampled += kp.weight;
+    const Vec3 p = T.apply(Eigen::Map<const Vec3>(kp.position));
+    const int q = part.dense_grid.nearest(p, near);
+    if (q >= 0) {
+      const Vec3 d = p - part.dense.anchor_point(size_t(q));
+      if (d.dot(part.dense.anchor_normal(size_t(q))) < 0.f) hidden += kp.weight;
+      else if (d.norm() > tol) absent += kp.weight;
+      continue;
+    }
+    double w = 0.0;
+    for (size_t j = 0; j < cloud.size(); ++j) {
+      const Vec3 d = cloud.points[j] - p;
+      const float r2 = d.squaredNorm();
+      w += double(cloud.weights[j]) * double(d.dot(cloud.normals[j])) / (double(r2) * std::sqrt(double(r2)));
+    }
+    // |w|: a part whose normals all point inwards counts its inside as -1.
+    w = std::fabs(w * kInvFourPi);
+    if (w < 0.3) absent += kp.weight;
+    else if (w > 0.7) hidden += kp.weight;
+  }
+  if (sampled > 0) {
+    out.absent = absent / sampled * missing_weight / total;
+    out.hidden = hidden / sampled * missing_weight / total;
+  }
+  return out;
 }
 
 // The other direction: how much of the part's own surface the placed reference accounts for. A
@@ -1394,6 +1459,20 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     match.coverage = total > 0 ? hit / total : 0.0;
     match.explained = explained_of(used);
     match.score = penalised_score(stotal > 0 ? shit / stotal : 0.0, match.explained);
+    // Reference surface a single part lacks in open space, beyond what the fit tolerance excuses,
+    // is evidence against the match, not merely none for it: a fused, buried or filled-in copy
+    // hides what it lacks inside material, a cut one has it in its other pieces, a drilled one
+    // lacks only the holes' cross-sections. A different design sharing most of the reference
+    // (the same panel with another cut-out, a holder with another arm) lacks whole regions.
+    if (used.size() == 1 && match.score >= options.report_score) {
+      const MissingSurface miss = classify_missing(parts[first.part], pd, ref, first.transform, covered, fit);
+      match.absent = miss.absent;
+      match.hidden = miss.hidden;
+      match.score = std::max(0.0, match.score - kAbsentWeight * miss.absent);
+    }
+    if (debug_enabled())
+      std::fprintf(stderr, "match %s: score %.3f coverage %.3f explained %.3f absent %.3f hidden %.3f parts %zu\n",
+                   info.id.c_str(), match.score, match.coverage, match.explained, match.absent, match.hidden, used.size());
     match.scale = first.transform.scale;
     match.mirrored = first.transform.mirrored();
     const Similarity& T = first.transform;

@@ -31,6 +31,8 @@ std::string scan_result_json(const ScanResult& r) {
                            {"score", r4(m.score)},
                            {"coverage", r4(m.coverage)},
                            {"explained", r4(m.explained)},
+                           {"absent", r4(m.absent)},
+                           {"hidden", r4(m.hidden)},
                            {"scale", r4(m.scale)},
                            {"mirrored", m.mirrored},
                            {"transform", transform},
