@@ -582,6 +582,15 @@ void write_mesh_stl(const std::string& path, const Mesh& m) {
   write_all(path, binary_stl(tris));
 }
 
+// A pack of one reference: the mesh written as an uploader's STL in `dir` and enrolled as `id`.
+Pack enroll_one(const TempDir& dir, const Mesh& m, const std::string& id) {
+  write_mesh_stl(dir.file(id + ".stl"), m);
+  EnrollOptions eo;
+  eo.threads = 2;
+  enroll({{dir.file(id + ".stl"), id, "test", ""}}, dir.file(id + ".pack"), eo);
+  return Pack::open(dir.file(id + ".pack"));
+}
+
 // A thin, nearly symmetric part (a 1 mm-walled cover, open on one side, with two cut-outs and a
 // boss) looks alike from most of its poses: a patch of its plate describes like any other, few
 // descriptor pairs are right, and several RANSAC hypotheses (the cover turned over or end for end)
@@ -596,11 +605,7 @@ TEST(ThinParts, CoverIsFoundInEveryPose) {
                                     {BooleanOp::unite, box_mesh({30, 15, 0.5f}, {34, 19, 5})}},
                                    cover));
   TempDir dir("partscreen_thin");
-  write_mesh_stl(dir.file("cover.stl"), cover);
-  EnrollOptions eo;
-  eo.threads = 2;
-  enroll({{dir.file("cover.stl"), "cover", "test", ""}}, dir.file("thin.pack"), eo);
-  const Pack pack = Pack::open(dir.file("thin.pack"));
+  const Pack pack = enroll_one(dir, cover, "cover");
   int flagged = 0, cases = 0;
   for (VariantKind kind : {VariantKind::rigid, VariantKind::mirror})
     for (uint64_t seed = 1; seed <= 8; ++seed) {
@@ -637,11 +642,7 @@ TEST(SiblingDesigns, SamePanelWithAnotherOpeningIsNotFlagged) {
   Mesh fused;
   ASSERT_TRUE(eval::apply_booleans(reference, {{BooleanOp::unite, box_mesh({95, -5, -8}, {130, 50, 12})}}, fused));
   TempDir dir("partscreen_sibling");
-  write_mesh_stl(dir.file("panel.stl"), reference);
-  EnrollOptions eo;
-  eo.threads = 2;
-  enroll({{dir.file("panel.stl"), "panel", "test", ""}}, dir.file("panel.pack"), eo);
-  const Pack pack = Pack::open(dir.file("panel.pack"));
+  const Pack pack = enroll_one(dir, reference, "panel");
 
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     const Variant v = make_variant(sibling, VariantKind::rigid, seed);
