@@ -55,9 +55,10 @@ struct Match {
   double coverage = 0.0;  // fraction of the reference's surface found, all pieces together
   double explained = 0.0; // fraction of the carrying parts' own surface the reference accounts for
                           // (low: the reference is a region of something larger, e.g. fused)
-  // Matches carried by one part: the fraction of the reference's surface the part lacks where it
-  // has open space (absent; lowers the score by half as much: another design there) and where it
-  // has material (hidden: fused, buried or filled in; no effect on the score).
+  // Matches carried by one part, scoring at least the review score: the fraction of the
+  // reference's surface the part lacks where it has open space (absent: another design there;
+  // the score drops by half of it) and where it has material (hidden: fused, buried or filled
+  // in; no effect on the score).
   double absent = 0.0;
   double hidden = 0.0;
   double scale = 1.0;     // upload size / reference size

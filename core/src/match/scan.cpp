@@ -428,7 +428,7 @@ MissingSurface classify_missing(const Part& part, const PackData& pack, uint32_t
   const float tol = std::max(fit.tolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
   const float near = std::max(4.f * tol, 0.05f * rec.size_mm * T.scale);
   // A spread subset of the missing keypoints stands for all of them (each by its weight).
-  const size_t stride = std::max<size_t>(1, missing.size() / 600);
+  const size_t stride = (missing.size() + 599) / 600;
   double absent = 0.0, hidden = 0.0, sampled = 0.0;
   constexpr double kInvFourPi = 0.25 / 3.14159265358979323846;
   for (size_t i = 0; i < missing.size(); i += stride) {
@@ -1464,7 +1464,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     // hides what it lacks inside material, a cut one has it in its other pieces, a drilled one
     // lacks only the holes' cross-sections. A different design sharing most of the reference
     // (the same panel with another cut-out, a holder with another arm) lacks whole regions.
-    if (used.size() == 1 && match.score >= options.report_score) {
+    // (Measured only where it can move the verdict: each costs up to 600 nearest-point queries and
+    // winding numbers over the part's coarse cloud.)
+    if (used.size() == 1 && match.score >= options.review_score) {
       const MissingSurface miss = classify_missing(parts[first.part], pd, ref, first.transform, covered, fit);
       match.absent = miss.absent;
       match.hidden = miss.hidden;
