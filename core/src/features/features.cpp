@@ -185,11 +185,12 @@ PointGrid::PointGrid(const std::vector<Vec3>& points, float cell) : points_(&poi
     cells[i] = {cell_coord(points[i].x(), 0), cell_coord(points[i].y(), 1), cell_coord(points[i].z(), 2)};
   // Dense when the box holds at most about four cells per point (parts, their clouds and their
   // keypoints: always, at the cells used here); a few points spread far apart take the hash table.
+  int top[3] = {0, 0, 0};
+  for (const auto& c : cells)
+    for (int d = 0; d < 3; ++d) top[d] = std::max(top[d], c[d]);
   size_t box = 1;
   for (int d = 0; d < 3; ++d) {
-    int top = 0;
-    for (const auto& c : cells) top = std::max(top, c[d]);
-    dims_[d] = top + 1;
+    dims_[d] = top[d] + 1;
     box = box > (size_t(1) << 40) ? box : box * size_t(dims_[d]);
   }
   sorted_.resize(n);

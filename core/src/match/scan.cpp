@@ -362,6 +362,12 @@ std::vector<Vote> tally(const std::vector<Pair>& pairs, const PackData& pack) {
   return out;
 }
 
+// Walls rebuilt from G-code have no top or bottom surface: reference surface facing up or down
+// (its normal placed on the part) can be neither found nor lacked there.
+bool outside_walls(const Part& part, const Vec3& placed_normal) {
+  return part.walls_only && std::fabs(placed_normal.z()) > 0.7f;
+}
+
 // Coverage of reference keypoints by the part's dense surface under transform T.
 struct Coverage { double area = 0.0, salient = 0.0; };
 
@@ -380,7 +386,7 @@ Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, 
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
     Vec3 p = T.apply(Eigen::Map<const Vec3>(kp.position));
     Vec3 n = (T.rotation * Eigen::Map<const Vec3>(kp.surface_normal)).normalized();
-    if (part.walls_only && std::fabs(n.z()) > 0.7f) continue;
+    if (outside_walls(part, n)) continue;
     total += kp.weight;
     stotal += kp.weight * kp.salience;
     bool ok = false;
@@ -416,8 +422,7 @@ MissingSurface classify_missing(const Part& part, const PackData& pack, uint32_t
   std::vector<uint32_t> missing;
   for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
-    // As measure_coverage: walls rebuilt from G-code have no top or bottom surface to lack.
-    if (part.walls_only && std::fabs((T.rotation * Eigen::Map<const Vec3>(kp.surface_normal)).normalized().z()) > 0.7f) continue;
+    if (outside_walls(part, (T.rotation * Eigen::Map<const Vec3>(kp.surface_normal)).normalized())) continue;
     total += kp.weight;
     if (!covered[k]) missing.push_back(k), missing_weight += kp.weight;
   }
