@@ -55,7 +55,8 @@ struct Match {
   double coverage = 0.0;  // fraction of the reference's surface found, all pieces together
   double explained = 0.0; // fraction of the carrying parts' own surface the reference accounts for
                           // (low: the reference is a region of something larger, e.g. fused)
-  // Matches carried by one part, scoring at least the review score: the fraction of the
+  // Matches carried by one part (with the parts placed by its transform: inner shells, other
+  // bodies of its file), scoring at least the review score: the fraction of the
   // reference's surface the part lacks where it has open space (absent: another design there;
   // the score drops by half of it) and where it has material (hidden: fused, buried or filled
   // in; no effect on the score).

@@ -102,13 +102,23 @@ constexpr double kLookalikePenalty = 4.0;      // see penalised_score
 // every variant kind's detection on two benchmark draws (bench/accuracy.sh, --seed 1 and 2; 1.0
 // and 2.0 cost fused and subdivided copies whose fit leaves some surface just off the part).
 constexpr double kAbsentWeight = 0.5;
+// A match whose anchor and the parts its transform placed find this share of its coverage is
+// checked for absent surface as one object (pieces fitted on their own add next to nothing).
+// Before, any second part exempted a match: an inner shell that added 0.4% to a bracket lacking
+// 13% of a reference in open space kept it flagged (0.73).
+constexpr double kCarriedAlone = 0.95;
 constexpr size_t kMaxAssemblyParts = 64;       // pieces one reference may be assembled from
-constexpr size_t kMaxReverifiedParts = 24;
+constexpr size_t kMaxReverifiedParts = 24;     // RANSAC re-verifications per reference and handedness
 constexpr double kLargePieceShare = 0.08;      // of the placed reference's area: re-verified without votes
-constexpr double kOverlapRefit = 0.6;
+constexpr double kOverlapRefit = 0.6;          // a piece adding less than this share of its fit is fitted again elsewhere
+// A piece joins an assembly only when at least this share of the surface it explains is new. Cut
+// pieces of one part explain disjoint regions (they overlap at the seams); two parts that each
+// explain most of the same surface are two look-alikes of it, not two halves (measured: thin
+// slabs each fitting 63-70% of a flat cover as its faces, adding 6-14% to one another).
+constexpr double kMinNewShare = 0.5;
 constexpr float kCapAreaScale = 1.08f;         // see the job-scale anchor in run_matching
-constexpr size_t kAnchorsPerHandedness = 4;    // assemblies tried per reference and handedness          // a piece adding less than this share of its fit is fitted again elsewhere
-constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best references are always verified     // RANSAC re-verifications per reference and handedness
+constexpr size_t kAnchorsPerHandedness = 4;    // assemblies tried per reference and handedness
+constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best references are always verified
 
 // Fine rungs of a large component hold thousands of keypoints; a spread-out subset of them is
 // enough to vote and to seed RANSAC (coverage uses the dense cloud, not keypoints), so only that subset is described.
@@ -405,32 +415,38 @@ Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, 
   return c;
 }
 
-// Where a match carried by one part lacks reference surface, and what the part has there.
-// absent: the share (by area) of the reference's surface the part lacks where it has open space.
-// hidden: the share it lacks inside its own material (fused, buried or filled in).
+// Where a match lacks reference surface, and what its parts have there: the parts that share one
+// placement of the reference (the anchor and the parts its transform placed: inner shells, the
+// bodies of a multi-body file), as one object.
+// absent: the share (by area) of the reference's surface they lack where they have open space.
+// hidden: the share they lack inside their material (fused, buried or filled in).
 // Missing surface within the fit tolerance on the open side is a near miss (noise, a rounded
 // edge) and counts as neither.
 struct MissingSurface { double absent = 0.0, hidden = 0.0; };
 
-MissingSurface classify_missing(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T,
+MissingSurface classify_missing(const std::vector<const Part*>& object, const PackData& pack, uint32_t ref, const Similarity& T,
                                 const std::vector<uint8_t>& covered, const FitCriterion& fit) {
   MissingSurface out;
   const ReferenceRecord& rec = pack.reference_records[ref];
-  const Cloud& cloud = part.coarse;
-  if (cloud.size() == 0 || part.dense.size() == 0 || covered.size() != rec.keypoint_count) return out;
+  if (object.empty() || covered.size() != rec.keypoint_count) return out;
+  for (const Part* part : object)
+    if (part->coarse.size() == 0 || part->dense.size() == 0) return out;
+  const Part& first = *object[0];
   double total = 0.0, missing_weight = 0.0;
   std::vector<uint32_t> missing;
   for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
-    if (outside_walls(part, (T.rotation * Eigen::Map<const Vec3>(kp.surface_normal)).normalized())) continue;
+    if (outside_walls(first, (T.rotation * Eigen::Map<const Vec3>(kp.surface_normal)).normalized())) continue;
     total += kp.weight;
     if (!covered[k]) missing.push_back(k), missing_weight += kp.weight;
   }
   if (missing.empty() || total <= 0) return out;
-  // Near the part's surface the side of the nearest surface point tells material from open space
-  // (thin walls included); farther away, the winding number of the part's coarse cloud does
-  // (Barill et al. 2018, "Fast winding numbers for soups and clouds": no closed mesh needed).
-  const float tol = std::max(fit.tolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
+  // Near the surface the side of the nearest surface point tells material from open space (thin
+  // walls included); farther away, the winding number of the parts' coarse clouds does (Barill
+  // et al. 2018, "Fast winding numbers for soups and clouds": no closed mesh needed).
+  float dense_spacing = 0.f;
+  for (const Part* part : object) dense_spacing = std::max(dense_spacing, part->dense_spacing);
+  const float tol = std::max(fit.tolerance * rec.size_mm * T.scale, 1.5f * dense_spacing);
   const float near = std::max(4.f * tol, 0.05f * rec.size_mm * T.scale);
   // A spread subset of the missing keypoints stands for all of them (each by its weight).
   const size_t stride = (missing.size() + 599) / 600;
@@ -440,20 +456,31 @@ MissingSurface classify_missing(const Part& part, const PackData& pack, uint32_t
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + missing[i]];
     sampled += kp.weight;
     const Vec3 p = T.apply(Eigen::Map<const Vec3>(kp.position));
-    const int q = part.dense_grid.nearest(p, near);
+    const Part* nearest_part = nullptr;
+    int q = -1;
+    float q_d2 = 0.f;
+    for (const Part* part : object) {
+      const int c = part->dense_grid.nearest(p, near);
+      if (c < 0) continue;
+      const float d2 = (p - part->dense.anchor_point(size_t(c))).squaredNorm();
+      if (q < 0 || d2 < q_d2) q = c, q_d2 = d2, nearest_part = part;
+    }
     if (q >= 0) {
-      const Vec3 d = p - part.dense.anchor_point(size_t(q));
-      if (d.dot(part.dense.anchor_normal(size_t(q))) < 0.f) hidden += kp.weight;
+      const Vec3 d = p - nearest_part->dense.anchor_point(size_t(q));
+      if (d.dot(nearest_part->dense.anchor_normal(size_t(q))) < 0.f) hidden += kp.weight;
       else if (d.norm() > tol) absent += kp.weight;
       continue;
     }
     double w = 0.0;
-    for (size_t j = 0; j < cloud.size(); ++j) {
-      const Vec3 d = cloud.points[j] - p;
-      const float r2 = d.squaredNorm();
-      w += double(cloud.weights[j]) * double(d.dot(cloud.normals[j])) / (double(r2) * std::sqrt(double(r2)));
+    for (const Part* part : object) {
+      const Cloud& cloud = part->coarse;
+      for (size_t j = 0; j < cloud.size(); ++j) {
+        const Vec3 d = cloud.points[j] - p;
+        const float r2 = d.squaredNorm();
+        w += double(cloud.weights[j]) * double(d.dot(cloud.normals[j])) / (double(r2) * std::sqrt(double(r2)));
+      }
     }
-    // |w|: a part whose normals all point inwards counts its inside as -1.
+    // |w|: parts whose normals all point inwards count their inside as -1.
     w = std::fabs(w * kInvFourPi);
     if (w < 0.3) absent += kp.weight;
     else if (w > 0.7) hidden += kp.weight;
@@ -1282,7 +1309,8 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       return total > 0 ? added / total : 0.0;
     };
     auto acceptable = [&](const PieceMatch& m, double gain) {
-      return gain > 0.0 && (m.placed_by_anchor || (m.coverage >= options.min_piece_coverage && gain >= 0.05));
+      return gain > 0.0 && (m.placed_by_anchor || (m.coverage >= options.min_piece_coverage && gain >= 0.05 &&
+                                                    gain >= kMinNewShare * m.coverage));
     };
     auto take = [&](PieceMatch m, double gain, const char* how) {
       if (debug_enabled())
@@ -1469,10 +1497,24 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     // hides what it lacks inside material, a cut one has it in its other pieces, a drilled one
     // lacks only the holes' cross-sections. A different design sharing most of the reference
     // (the same panel with another cut-out, a holder with another arm) lacks whole regions.
+    // Parts placed by the anchor's transform (inner shells, the bodies of a multi-body file) are
+    // one object with it. Pieces fitted on their own that add next to nothing do not make the
+    // match an assembly either (kCarriedAlone).
     // (Measured only where it can move the verdict: each costs up to 600 nearest-point queries and
-    // winding numbers over the part's coarse cloud.)
-    if (used.size() == 1 && match.score >= options.review_score) {
-      const MissingSurface miss = classify_missing(parts[first.part], pd, ref, first.transform, covered, fit);
+    // winding numbers over the parts' coarse clouds.)
+    std::vector<const Part*> object;
+    std::vector<uint8_t> in_frame(rec.keypoint_count, 0);
+    for (const PieceMatch& u : used)
+      if (&u == &first || u.placed_by_anchor) {
+        object.push_back(&parts[u.part]);
+        for (uint32_t k = 0; k < rec.keypoint_count; ++k) in_frame[k] |= u.covered[k];
+      }
+    double in_frame_hit = 0.0;
+    for (uint32_t k = 0; k < rec.keypoint_count; ++k)
+      if (in_frame[k]) in_frame_hit += pd.keypoints[rec.keypoint_begin + k].weight;
+    const bool one_object = total > 0 && in_frame_hit / total >= kCarriedAlone * match.coverage;
+    if (one_object && match.score >= options.review_score) {
+      const MissingSurface miss = classify_missing(object, pd, ref, first.transform, covered, fit);
       match.absent = miss.absent;
       match.hidden = miss.hidden;
       match.score = std::max(0.0, match.score - kAbsentWeight * miss.absent);
