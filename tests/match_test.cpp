@@ -571,6 +571,13 @@ Mesh box_mesh(const std::array<float, 3>& lo, const std::array<float, 3>& hi) {
   return m;
 }
 
+// `extra` added to `m` as further shells (overlapping or apart: not merged).
+void append_mesh(Mesh& m, const Mesh& extra) {
+  const uint32_t base = uint32_t(m.positions.size() / 3);
+  m.positions.insert(m.positions.end(), extra.positions.begin(), extra.positions.end());
+  for (uint32_t ix : extra.indices) m.indices.push_back(base + ix);
+}
+
 // An indexed mesh written as a binary STL (what an uploader's file holds).
 void write_mesh_stl(const std::string& path, const Mesh& m) {
   std::vector<Tri> tris;
@@ -662,10 +669,7 @@ TEST(SiblingDesigns, SamePanelWithAnotherOpeningIsNotFlagged) {
   // exempted the match: flagged at 0.77).
   {
     Mesh inner = sibling;
-    const Mesh box = box_mesh({55, 15, 0.5f}, {85, 22, 2.5f});
-    const uint32_t base = uint32_t(inner.positions.size() / 3);
-    inner.positions.insert(inner.positions.end(), box.positions.begin(), box.positions.end());
-    for (uint32_t ix : box.indices) inner.indices.push_back(base + ix);
+    append_mesh(inner, box_mesh({55, 15, 0.5f}, {85, 22, 2.5f}));
     const ScanResult r = scan_loaded(job_of(make_variant(inner, VariantKind::rigid, 1)), pack, two_threads());
     ASSERT_FALSE(r.matches.empty());
     const Match& m = r.matches[0];
@@ -708,12 +712,8 @@ TEST(Assemblies, SlabsThatExplainTheSameSurfaceDoNotAddUp) {
   TempDir dir("partscreen_slabs");
   const Pack pack = enroll_one(dir, cover, "cover");
   Mesh slabs;
-  for (int i = 0; i < 5; ++i) {
-    const Mesh b = box_mesh({9.7f + 1.4f * float(i), 16.f, -8.f}, {9.9f + 1.4f * float(i), 25.3f, 0.f});
-    const uint32_t base = uint32_t(slabs.positions.size() / 3);
-    slabs.positions.insert(slabs.positions.end(), b.positions.begin(), b.positions.end());
-    for (uint32_t ix : b.indices) slabs.indices.push_back(base + ix);
-  }
+  for (int i = 0; i < 5; ++i)
+    append_mesh(slabs, box_mesh({9.7f + 1.4f * float(i), 16.f, -8.f}, {9.9f + 1.4f * float(i), 25.3f, 0.f}));
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     const Variant v = make_variant(slabs, VariantKind::rigid, seed);
     const ScanResult r = scan_loaded(job_of(v), pack, two_threads());
