@@ -113,9 +113,11 @@ constexpr double kLargePieceShare = 0.08;      // of the placed reference's area
 constexpr double kOverlapRefit = 0.6;          // a piece adding less than this share of its fit is fitted again elsewhere
 // A piece joins an assembly only when at least this share of the surface it explains is new. Cut
 // pieces of one part explain disjoint regions (they overlap at the seams); two parts that each
-// explain most of the same surface are two look-alikes of it, not two halves (measured: thin
-// slabs each fitting 63-70% of a flat cover as its faces, adding 6-14% to one another).
-constexpr double kMinNewShare = 0.5;
+// explain most of the same surface are two look-alikes of it, not two halves. Measured on three
+// benchmark draws: thin slabs fitted as a flat cover's faces add at most 33% of what they explain
+// to one another; the least a piece added to a flagged cut part was 50% (a 2-piece block whose
+// smaller piece fits a little off).
+constexpr double kMinNewShare = 0.4;
 constexpr float kCapAreaScale = 1.08f;         // see the job-scale anchor in run_matching
 constexpr size_t kAnchorsPerHandedness = 4;    // assemblies tried per reference and handedness
 constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best references are always verified
