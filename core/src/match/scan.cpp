@@ -1505,15 +1505,17 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     // (Measured only where it can move the verdict: each costs up to 600 nearest-point queries and
     // winding numbers over the parts' coarse clouds.)
     std::vector<const Part*> object;
-    std::vector<uint8_t> in_frame(rec.keypoint_count, 0);
-    for (const PieceMatch& u : used)
-      if (&u == &first || u.placed_by_anchor) {
-        object.push_back(&parts[u.part]);
-        for (uint32_t k = 0; k < rec.keypoint_count; ++k) in_frame[k] |= u.covered[k];
-      }
     double in_frame_hit = 0.0;
-    for (uint32_t k = 0; k < rec.keypoint_count; ++k)
-      if (in_frame[k]) in_frame_hit += pd.keypoints[rec.keypoint_begin + k].weight;
+    if (match.score >= options.review_score) {
+      std::vector<uint8_t> in_frame(rec.keypoint_count, 0);
+      for (const PieceMatch& u : used)
+        if (&u == &first || u.placed_by_anchor) {
+          object.push_back(&parts[u.part]);
+          for (uint32_t k = 0; k < rec.keypoint_count; ++k) in_frame[k] |= u.covered[k];
+        }
+      for (uint32_t k = 0; k < rec.keypoint_count; ++k)
+        if (in_frame[k]) in_frame_hit += pd.keypoints[rec.keypoint_begin + k].weight;
+    }
     const bool one_object = total > 0 && in_frame_hit / total >= kCarriedAlone * match.coverage;
     if (one_object && match.score >= options.review_score) {
       const MissingSurface miss = classify_missing(object, pd, ref, first.transform, covered, fit);
