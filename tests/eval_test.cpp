@@ -120,6 +120,7 @@ TEST_F(EvalTest, ReportNumbersMatchTheScansItRan) {
     EXPECT_EQ(c["verdict"], verdict_name(r.verdict));
     EXPECT_EQ(c["top_reference"], r.matches.empty() ? "" : r.matches[0].reference);
     EXPECT_NEAR(c["score"].get<double>(), r.matches.empty() ? 0.0 : r.matches[0].score, 1e-9);
+    EXPECT_NEAR(c["scale"].get<double>(), r.matches.empty() ? 0.0 : r.matches[0].scale, 1e-6);
     ++rescanned;
   }
   EXPECT_GE(rescanned, kRefs.size() * 5 + distractors().size());

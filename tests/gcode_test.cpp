@@ -490,8 +490,8 @@ TEST(GcodeSlicers, EvalSlicesSmallPartsAtTheirOwnSize) {
   }
 }
 
-// CGAL's pinion (libcgal-demo) moved and scaled to a printable 60 mm as `partscreen eval` does
-// for its slicer cases. Its bevelled flanks slope so that the step between layers is narrower
+// CGAL's pinion (libcgal-demo) moved and scaled to a printable size as `partscreen eval` does
+// for its slicer cases (its 1.8 units read as inches: 45 mm; printable_factor in eval.cpp). Its bevelled flanks slope so that the step between layers is narrower
 // than a bead: no skin shows there, only walls, whose normals must tilt with the slope.
 // Before wall normals followed the outline's drift between layers, a quarter of the wall
 // points faced more than 45 degrees away from the mesh and the CuraEngine job scanned clear
@@ -507,7 +507,7 @@ TEST(GcodeSlicers, CuraSlopedPinionFacesTheMeshAndIsFlagged) {
       lo[a] = std::min(lo[a], double(raw.positions[3 * v + a]));
       hi[a] = std::max(hi[a], double(raw.positions[3 * v + a]));
     }
-  const double factor = 60.0 / std::max({hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]});
+  const double factor = 25.4;
   TestMesh pinion{"pinion", {}};
   for (size_t t = 0; t < raw.triangle_count(); ++t) {
     Tri tri;

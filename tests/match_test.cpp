@@ -625,12 +625,47 @@ TEST(ThinParts, CoverIsFoundInEveryPose) {
   std::printf("cover: %d of %d flagged\n", flagged, cases);
 }
 
+// A grill (a plate with rows of slots, as fan and filter covers are) fused with dummy material:
+// its slots repeat, so most descriptor pairs land a slot or a row off and the RANSAC poses fit a
+// shifted or rescaled copy. The principal-axis poses need no pairs, but the block moves the
+// part's moments as well as its axes' lengths.
+TEST(ThinParts, FusedGrillIsFound) {
+  using eval::BooleanOp;
+  std::vector<eval::BooleanStep> slots;
+  for (int row = 0; row < 2; ++row)
+    for (int k = 0; k < 12; ++k) {
+      const float x = 5.f + 16.f * float(row), y = 8.f + 11.5f * float(k);
+      slots.push_back({BooleanOp::subtract, box_mesh({x, y, -1}, {x + 12.f, y + 5.f, 7})});
+    }
+  slots.push_back({BooleanOp::unite, box_mesh({0, 0, 0}, {38, 4, 9})});  // a lip along one end
+  Mesh grill;
+  ASSERT_TRUE(eval::apply_booleans(box_mesh({0, 0, 0}, {38, 155, 5.6f}), slots, grill));
+  TempDir dir("partscreen_grill");
+  const Pack pack = enroll_one(dir, grill, "grill");
+  // Measured, seeds 1-6: flagged at 0.83, 0.81, 0.89, 0.91 (seeds 1, 2, 3, 5), review at 0.70
+  // (seed 4) and 0.59 (seed 6). Seed 6 was cleared before the axis poses were also tried at the
+  // prior scale: its block moves the moments to 1.18x, and ICP from there stopped at 1.15x.
+  int flagged = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    const Variant v = make_variant(grill, VariantKind::fused, seed);
+    const ScanResult r = scan_loaded(job_of(v), pack, two_threads());
+    const double score = r.matches.empty() ? 0.0 : r.matches[0].score;
+    std::printf("fused grill seed %llu (%s): %s %.3f\n", (unsigned long long)seed, v.name.c_str(), verdict_name(r.verdict), score);
+    EXPECT_NE(r.verdict, Verdict::clear) << "seed " << seed << " score " << score;
+    flagged += r.verdict == Verdict::flagged;
+  }
+  EXPECT_GE(flagged, 4);
+}
+
 // A sibling design: the same 3 mm panel with its flange and mounting holes, but its opening filled
 // in and another, larger one cut at one end (as two skirt panels of one printer differ by the
 // connector they take). It shares most of the reference's surface, so coverage alone flagged it;
 // the reference surface it lacks where it has open space (the panel across its own opening) now
 // counts against the match. Copies that lack surface for the reasons the engine must see through
 // keep their flag: fused material hides it, drilled holes lack only their cross-sections.
+// Measured: the sibling 0.60-0.63 (coverage 0.79-0.82, absent 0.145-0.150). Once fits near scale
+// 1 were refitted at it, its coverage rose from 0.76 and half the absent share alone left it
+// flagged at 0.71-0.74; the share beyond 10% (whole regions) now costs 2.5x more.
 TEST(SiblingDesigns, SamePanelWithAnotherOpeningIsNotFlagged) {
   using eval::BooleanOp;
   const auto panel = [](std::vector<eval::BooleanStep> openings) {
@@ -696,39 +731,46 @@ TEST(SiblingDesigns, SamePanelWithAnotherOpeningIsNotFlagged) {
     }
 }
 
-// Thin plain slabs (support ribs of a printed part, 0.2 mm thick) look like a flat cover's plate
-// shrunk to a fifteenth: each explains most of the cover's surface, the same surface. Two of them
-// are not two pieces of the cover (cut pieces explain disjoint regions), so they do not add up to
-// it (before: the union of two slabs flagged the cover at 0.72-0.73 at seeds 1 and 3).
-TEST(Assemblies, SlabsThatExplainTheSameSurfaceDoNotAddUp) {
+// A flat cover (a 3 mm plate with two rims and two cut-outs), and plain slabs cut like a printed
+// part's support ribs.
+Mesh flat_cover() {
   using eval::BooleanOp;
   Mesh cover;
-  ASSERT_TRUE(eval::apply_booleans(box_mesh({0, 0, 0}, {135, 73, 3}),
+  EXPECT_TRUE(eval::apply_booleans(box_mesh({0, 0, 0}, {135, 73, 3}),
                                    {{BooleanOp::unite, box_mesh({0, 0, 0}, {135, 2, 7})},
                                     {BooleanOp::unite, box_mesh({0, 71, 0}, {135, 73, 7})},
                                     {BooleanOp::subtract, box_mesh({20, 20, -1}, {30, 30, 4})},
                                     {BooleanOp::subtract, box_mesh({100, 40, -1}, {115, 50, 4})}},
                                    cover));
-  TempDir dir("partscreen_slabs");
-  const Pack pack = enroll_one(dir, cover, "cover");
+  return cover;
+}
+Mesh plain_slabs() {  // five slabs 0.2 x 9.3 x 8, 1.4 apart
   Mesh slabs;
   for (int i = 0; i < 5; ++i)
     append_mesh(slabs, box_mesh({9.7f + 1.4f * float(i), 16.f, -8.f}, {9.9f + 1.4f * float(i), 25.3f, 0.f}));
+  return slabs;
+}
+
+// Scales allowed: 0.5-2x and the inch/mm mistakes. A 0.2 mm slab is the cover's plate at 1/14,
+// which is neither (it was allowed as a unit mistake and a 2x rescale on top of it, and support
+// ribs of benign parts matched flat covers that way: one slab scored 0.66-0.67, and the union of
+// two, each fitted as one face of the plate, flagged the cover at 0.72-0.73 until a piece had to
+// add 40% new surface to join an assembly). The cover in inches, or rescaled, is still found.
+TEST(Assemblies, ThinSlabIsNotTheCoverAtAFourteenth) {
+  const Mesh cover = flat_cover();
+  TempDir dir("partscreen_thin_slab");
+  const Pack pack = enroll_one(dir, cover, "cover");
   for (uint64_t seed = 1; seed <= 3; ++seed) {
-    const Variant v = make_variant(slabs, VariantKind::rigid, seed);
-    const ScanResult r = scan_loaded(job_of(v), pack, two_threads());
-    ASSERT_FALSE(r.matches.empty()) << "seed " << seed;
-    const Match& m = r.matches[0];
-    std::printf("slabs seed %llu: score %.3f coverage %.3f scale %.3f parts %zu\n", (unsigned long long)seed, m.score, m.coverage,
-                m.scale, m.parts.size());
-    EXPECT_GE(m.coverage, 0.6) << "seed " << seed << ": a slab no longer looks like the cover; the case tests nothing";
-    EXPECT_EQ(m.parts.size(), 1u) << "seed " << seed;
-    EXPECT_NE(r.verdict, Verdict::flagged) << "seed " << seed << " score " << m.score;
+    const ScanResult r = scan_loaded(job_of(make_variant(plain_slabs(), VariantKind::rigid, seed)), pack, two_threads());
+    EXPECT_EQ(r.verdict, Verdict::clear) << "seed " << seed << " score " << (r.matches.empty() ? 0.0 : r.matches[0].score);
   }
-  // The cover itself is found. (Pieces of parts still add up: Engine.PartSplitOverTwoFiles...,
-  // Engine.HalvesOfASymmetricPart..., SlowEngine.PiecesOverSeeds.)
-  const ScanResult r = scan_loaded(job_of(make_variant(cover, VariantKind::rigid, 1)), pack, two_threads());
-  EXPECT_EQ(r.verdict, Verdict::flagged);
+  for (VariantKind kind : {VariantKind::unit_down, VariantKind::unit_up, VariantKind::scale}) {
+    const Variant v = make_variant(cover, kind, 2);
+    const ScanResult r = scan_loaded(job_of(v), pack, two_threads());
+    ASSERT_FALSE(r.matches.empty()) << v.name;
+    EXPECT_EQ(r.verdict, Verdict::flagged) << v.name;
+    EXPECT_NEAR(r.matches[0].scale / v.expected_scale, 1.0, 0.05) << v.name;
+  }
 }
 
 // Parts that were never enrolled are cleared. (assimp's Spider and Wuson models are left to
@@ -771,6 +813,23 @@ TEST_F(Engine, NaiveBaselineFindsTheSameReference) {
     ASSERT_FALSE(baseline.matches.empty()) << stem;
     EXPECT_EQ(baseline.matches[0].reference, indexed.matches[0].reference);
     EXPECT_EQ(baseline.matches[0].reference, stem);
+  }
+}
+
+// Pieces of a cut part are at the scale it was drawn at, but ICP on a piece drifts in scale (the
+// reference surface the piece lacks pulls toward whatever surface is near): the free fits below
+// stopped at 0.87-0.94 and left 10-28% of the reference unfound. A fit near a prior scale (1, or
+// an inch/mm mistake) is refitted at it. Measured: handle seed 1 0.878 -> 0.973, handle seed 6
+// 0.721 -> 0.812, rotor seed 6 0.854 -> 0.904, each now at 0.99.
+TEST_F(Engine, PiecesAreFittedAtTheScaleTheyWereDrawnAt) {
+  for (const auto& [stem, seed] : std::vector<std::pair<std::string, uint64_t>>{{"handle", 1}, {"handle", 6}, {"rotor", 6}}) {
+    const ScanResult r = scan_loaded(job_of(make_variant(mesh(stem), VariantKind::pieces, seed, plate())), pack(), two_threads());
+    ASSERT_FALSE(r.matches.empty()) << stem << " seed " << seed;
+    const Match& top = r.matches[0];
+    EXPECT_EQ(top.reference, stem) << "seed " << seed;
+    EXPECT_NEAR(top.scale, 1.0, 0.02) << stem << " seed " << seed;
+    EXPECT_GE(top.score, 0.8) << stem << " seed " << seed;
+    EXPECT_EQ(r.verdict, Verdict::flagged) << stem << " seed " << seed;
   }
 }
 

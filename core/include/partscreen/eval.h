@@ -63,6 +63,7 @@ struct EvalCase {
   double explained = 0.0;          // best match's Match::explained
   double absent = 0.0;             // best match's Match::absent and hidden
   double hidden = 0.0;
+  double scale = 0.0;              // best match's Match::scale (upload / reference), 0 when none
   double scan_ms = 0.0;            // scan_files() wall time, reading the files included
   double make_ms = 0.0;            // making the case (transform, write, slice)
   std::string note;                // why a case was skipped, or the scan's file error

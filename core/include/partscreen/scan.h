@@ -58,8 +58,8 @@ struct Match {
   // Matches carried by one part (with the parts placed by its transform: inner shells, other
   // bodies of its file), scoring at least the review score: the fraction of the
   // reference's surface the part lacks where it has open space (absent: another design there;
-  // the score drops by half of it) and where it has material (hidden: fused, buried or filled
-  // in; no effect on the score).
+  // the score drops by half of it, and by 3x what is beyond 10%) and where it has material
+  // (hidden: fused, buried or filled in; no effect on the score).
   double absent = 0.0;
   double hidden = 0.0;
   double scale = 1.0;     // upload size / reference size
