@@ -501,12 +501,9 @@ TEST(GcodeSlicers, CuraSlopedPinionFacesTheMeshAndIsFlagged) {
   const std::string off = std::string(PARTSCREEN_CGAL_MESHES) + "/pinion.off";
   ASSERT_TRUE(std::ifstream(off).good()) << off << " missing: install libcgal-demo and re-run cmake";
   const partscreen::Mesh raw = partscreen::load_file(off).mesh;
-  double lo[3] = {1e30, 1e30, 1e30}, hi[3] = {-1e30, -1e30, -1e30};
+  double lo[3] = {1e30, 1e30, 1e30};
   for (size_t v = 0; v < raw.vertex_count(); ++v)
-    for (int a = 0; a < 3; ++a) {
-      lo[a] = std::min(lo[a], double(raw.positions[3 * v + a]));
-      hi[a] = std::max(hi[a], double(raw.positions[3 * v + a]));
-    }
+    for (int a = 0; a < 3; ++a) lo[a] = std::min(lo[a], double(raw.positions[3 * v + a]));
   const double factor = 25.4;
   TestMesh pinion{"pinion", {}};
   for (size_t t = 0; t < raw.triangle_count(); ++t) {
