@@ -44,6 +44,10 @@ void print_human(const ScanResult& r, bool all) {
       std::printf("          missing: %.0f%% where the upload has open space (lowers the score: another design\n"
                   "          there), %.0f%% inside its material (fused, buried or filled in)\n",
                   100.0 * m.absent, 100.0 * m.hidden);
+    if (m.filled_in)
+      std::printf("          filled in where the reference stands: the upload adds no material beyond the\n"
+                  "          reference's bounding box, so what is deep inside its material lowers the score\n"
+                  "          too (another design as likely as a disguise: compare the two in the report)\n");
     std::printf("          scale %.3f%s, %s\n", m.scale,
                 std::fabs(m.scale - 25.4) / 25.4 < 0.1 || std::fabs(m.scale * 25.4 - 1) < 0.1 ? " (an inch/mm unit change)" : "",
                 m.mirrored ? "mirrored" : "not mirrored");

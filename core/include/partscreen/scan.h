@@ -59,9 +59,13 @@ struct Match {
   // bodies of its file), scoring at least the review score: the fraction of the
   // reference's surface the part lacks where it has open space (absent: another design there;
   // the score drops by half of it, and by 3x what is beyond 10%) and where it has material
-  // (hidden: fused, buried or filled in; no effect on the score).
+  // (hidden: fused, buried or filled in; no effect on the score unless filled_in).
   double absent = 0.0;
   double hidden = 0.0;
+  // The hidden surface is filled in where the reference stands: the part adds no material beyond
+  // the reference's bounding box (fused dummy material sticks out), so it is another design as
+  // likely as a disguise, and hidden surface deeper than the fit tolerance lowers the score.
+  bool filled_in = false;
   double scale = 1.0;     // upload size / reference size
   bool mirrored = false;
   std::array<double, 16> transform{};  // row-major 4x4, reference -> upload (first piece)

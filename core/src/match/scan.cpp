@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <sys/stat.h>
@@ -143,6 +144,9 @@ constexpr double kOverlapRefit = 0.6;          // a piece adding less than this 
 // to one another; the least a piece added to a flagged cut part was 50% (a 2-piece block whose
 // smaller piece fits a little off).
 constexpr double kMinNewShare = 0.4;
+constexpr double kFilledInOutside = 0.02;      // less of a part outside the reference's box: filled in place
+constexpr double kFilledInWeight = 3.0;        // score lost per share of reference surface deep in filled-in material
+constexpr float kVolumeScaleSlack = 1.04f;     // the job scale from volumes, give or take this
 constexpr float kCapAreaScale = 1.08f;         // see the job-scale anchor in run_matching
 constexpr size_t kAnchorsPerHandedness = 4;    // assemblies tried per reference and handedness
 constexpr size_t kPartsWithOwnCandidates = 8;  // largest parts whose own best references are always verified
@@ -449,7 +453,9 @@ Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, 
 // hidden: the share they lack inside their material (fused, buried or filled in).
 // Missing surface within the fit tolerance on the open side is a near miss (noise, a rounded
 // edge) and counts as neither.
-struct MissingSurface { double absent = 0.0, hidden = 0.0; };
+// deep: the part of hidden that lies inside the material by more than the fit tolerance (near
+// misses of an imprecise fit fall just inside as often as just outside).
+struct MissingSurface { double absent = 0.0, hidden = 0.0, deep = 0.0; };
 
 MissingSurface classify_missing(const std::vector<const Part*>& object, const PackData& pack, uint32_t ref, const Similarity& T,
                                 const std::vector<uint8_t>& covered, const FitCriterion& fit) {
@@ -477,7 +483,7 @@ MissingSurface classify_missing(const std::vector<const Part*>& object, const Pa
   const float near = std::max(4.f * tol, 0.05f * rec.size_mm * T.scale);
   // A spread subset of the missing keypoints stands for all of them (each by its weight).
   const size_t stride = (missing.size() + 599) / 600;
-  double absent = 0.0, hidden = 0.0, sampled = 0.0;
+  double absent = 0.0, hidden = 0.0, deep = 0.0, sampled = 0.0;
   constexpr double kInvFourPi = 0.25 / 3.14159265358979323846;
   for (size_t i = 0; i < missing.size(); i += stride) {
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + missing[i]];
@@ -494,7 +500,9 @@ MissingSurface classify_missing(const std::vector<const Part*>& object, const Pa
     }
     if (q >= 0) {
       const Vec3 d = p - nearest_part->dense.anchor_point(size_t(q));
-      if (d.dot(nearest_part->dense.anchor_normal(size_t(q))) < 0.f) hidden += kp.weight;
+      const float side = d.dot(nearest_part->dense.anchor_normal(size_t(q)));
+      if (side < -tol) deep += kp.weight;
+      if (side < 0.f) hidden += kp.weight;
       else if (d.norm() > tol) absent += kp.weight;
       continue;
     }
@@ -510,13 +518,39 @@ MissingSurface classify_missing(const std::vector<const Part*>& object, const Pa
     // |w|: parts whose normals all point inwards count their inside as -1.
     w = std::fabs(w * kInvFourPi);
     if (w < 0.3) absent += kp.weight;
-    else if (w > 0.7) hidden += kp.weight;
+    else if (w > 0.7) hidden += kp.weight, deep += kp.weight;
   }
   if (sampled > 0) {
     out.absent = absent / sampled * missing_weight / total;
     out.hidden = hidden / sampled * missing_weight / total;
+    out.deep = deep / sampled * missing_weight / total;
   }
   return out;
+}
+
+// The share of the object's surface (by area) outside the placed reference's bounding box (its
+// keypoints' box in reference coordinates), each side widened by 15% of the box's extent along
+// that axis, at most 3% of the reference's size: fit error, noise and remeshing stay inside, and a
+// block fused onto a 4 mm plate still sticks out.
+double share_outside_box(const std::vector<const Part*>& object, const PackData& pack, uint32_t ref, const Similarity& T) {
+  const ReferenceRecord& rec = pack.reference_records[ref];
+  Vec3 lo = Vec3::Constant(std::numeric_limits<float>::max()), hi = -lo;
+  for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+    const Vec3 p = Eigen::Map<const Vec3>(pack.keypoints[rec.keypoint_begin + k].position);
+    lo = lo.cwiseMin(p);
+    hi = hi.cwiseMax(p);
+  }
+  const Vec3 margin = (0.15f * (hi - lo)).cwiseMin(Vec3::Constant(0.03f * rec.size_mm));
+  lo -= margin;
+  hi += margin;
+  double out = 0.0, all = 0.0;
+  for (const Part* part : object)
+    for (size_t i = 0; i < part->dense.size(); i += 1 + part->dense.size() / 4000) {
+      const Vec3 q = T.rotation.transpose() * (part->dense.points[i] - T.translation) / T.scale;
+      all += part->dense.weights[i];
+      if (((q - lo).array() < 0.f).any() || ((q - hi).array() > 0.f).any()) out += part->dense.weights[i];
+    }
+  return all > 0.0 ? out / all : 0.0;
 }
 
 // The other direction: how much of the part's own surface the placed reference accounts for. A
@@ -633,6 +667,20 @@ Vec3 ref_centroid(const PackData& pack, uint32_t ref) {
   Eigen::Vector3d c = Eigen::Vector3d::Zero();
   for (uint32_t k = 0; k < rec.keypoint_count; ++k) c += Eigen::Map<const Vec3>(pack.keypoints[rec.keypoint_begin + k].position).cast<double>();
   return rec.keypoint_count ? Vec3((c / double(rec.keypoint_count)).cast<float>()) : Vec3::Zero();
+}
+
+// The reference's volume by the divergence theorem over its keypoints (each stands for `weight`
+// mm^2 of surface with outward normal `surface_normal`): V = 1/3 sum (p . n) dA. 0 when the sum
+// says the keypoints enclose nothing (an open reference, normals inward).
+double ref_volume(const PackData& pack, uint32_t ref) {
+  const ReferenceRecord& rec = pack.reference_records[ref];
+  Eigen::Vector3d c = ref_centroid(pack, ref).cast<double>();
+  double v = 0.0;
+  for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
+    const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
+    v += double(kp.weight) * (Eigen::Map<const Vec3>(kp.position).cast<double>() - c).dot(Eigen::Map<const Vec3>(kp.surface_normal).cast<double>());
+  }
+  return std::max(0.0, v / 3.0);
 }
 
 // Iterative closest point (similarity, handedness fixed) from reference keypoints to the part's
@@ -1447,6 +1495,13 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   auto penalised_score = [&](double s, double e) {
     return std::max(0.0, s - kLookalikePenalty * std::max(0.0, kExplainedEnough - e) * (1.0 - s));
   };
+  // A part's volume when it is a closed body of its own (the only parts whose volume means
+  // anything), else a negative number.
+  auto body_volume = [&](const Part& p) {
+    const auto& comps = files[p.file]->components;
+    if (p.whole_file || p.enclosed || p.component >= comps.size() || !comps[p.component].closed) return -1.0;
+    return comps[p.component].volume_mm3;
+  };
   struct Assembly { std::vector<uint8_t> covered; std::vector<PieceMatch> used; double score = -1.0; };
   std::vector<Assembly> assembled(refs_found.size());
   tbb::parallel_for(size_t(0), refs_found.size(), [&](size_t r) {
@@ -1488,34 +1543,47 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       // (Whole-file parts are no pieces: their bodies are.)
       for (size_t t : by_ref[ref])
         if (!parts[pieces[t].part].whole_file) fits[pieces[t].part] = 1;
-      double area = 0.0;
-      for (size_t i = 0; i < parts.size(); ++i)
-        if (fits[i]) area += parts[i].area;
-      // Cut faces add area the reference does not have: the scale is then somewhat smaller,
-      // job_scale / kCapAreaScale give or take kCapAreaScale (ICP settles it).
-      const float job_scale = float(std::sqrt(area / std::max(double(rec.area_mm2), 1e-12)));
+      double area = 0.0, volume = 0.0;
+      bool solid = true;  // every fitting part a closed body (its volume is meaningful)
+      for (size_t i = 0; i < parts.size(); ++i) {
+        if (!fits[i]) continue;
+        area += parts[i].area;
+        const double v = body_volume(parts[i]);
+        solid = solid && v >= 0.0;
+        volume += std::max(v, 0.0);
+      }
+      // Capped cuts keep the volume: all closed pieces together hold the reference's volume, and
+      // the scale follows within the keypoint sum's error (kVolumeScaleSlack). Otherwise by area:
+      // cut faces add area the reference does not have, so the scale is somewhat smaller, the
+      // area's scale / kCapAreaScale give or take kCapAreaScale (ICP settles it). The area misjudges
+      // a thick part cut often (a 5 mm clip in four pieces: caps 84% of its area, scale 1.36 for 1).
+      const double ref_vol = solid ? ref_volume(pd, ref) : 0.0;
+      const bool by_volume = ref_vol > 0.0 && volume > 0.0;
+      const float area_scale = float(std::sqrt(area / std::max(double(rec.area_mm2), 1e-12)));
+      const float job_scale = by_volume ? float(std::cbrt(volume / ref_vol)) : area_scale / kCapAreaScale;
+      const float job_slack = by_volume ? kVolumeScaleSlack : kCapAreaScale;
       size_t n_fitting = 0;
       for (uint8_t f : fits) n_fitting += f;
-      for (int h = 0; h < 2 && n_fitting >= 2 && scale_allowed(job_scale); ++h) {
+      for (int h = 0; h < 2 && n_fitting >= 2 && scale_allowed(by_volume ? job_scale : area_scale); ++h) {
         const PieceMatch* best = nullptr;
         bool agreed = false;
         for (size_t t : by_ref[ref]) {
           if (int(pieces[t].transform.mirrored()) != h || parts[pieces[t].part].whole_file) continue;
-          agreed |= std::fabs(std::log(pieces[t].transform.scale * kCapAreaScale / job_scale)) <= std::log(1.15);
+          agreed |= std::fabs(std::log(pieces[t].transform.scale / job_scale)) <= std::log(by_volume ? job_slack : 1.15f);
           if (!best || pieces[t].score > best->score) best = &pieces[t];
         }
         if (!best || agreed) continue;
         const Part& part = parts[best->part];
-        const int rung = rung_for_scale(part, rec, job_scale);
+        const int rung = rung_for_scale(part, rec, by_volume ? job_scale : area_scale);
         std::vector<PieceMatch> fitted;
         verify_piece(part, pd, ref, rung, query_reference(part, pd, ref, rung), 0x7a7aull + best->part, fit, fitted,
-                     job_scale / kCapAreaScale, h ? Handedness::mirrored : Handedness::proper, nullptr, true, kCapAreaScale);
+                     job_scale, h ? Handedness::mirrored : Handedness::proper, nullptr, true, job_slack);
         const PieceMatch* top = nullptr;
         for (const PieceMatch& m : fitted)
           if (m.coverage >= options.min_piece_coverage && (!top || m.score > top->score)) top = &m;
         if (debug_enabled())
-          std::fprintf(stderr, "  job-scale anchor ref %s part %u scale %.3f: %s %.3f\n", pd.references[ref].id.c_str(), best->part,
-                       job_scale, top ? "coverage" : "no fit", top ? top->coverage : 0.0);
+          std::fprintf(stderr, "  job-scale anchor ref %s part %u scale %.3f (by %s): %s %.3f\n", pd.references[ref].id.c_str(), best->part,
+                       job_scale, by_volume ? "volume" : "area", top ? "coverage" : "no fit", top ? top->coverage : 0.0);
         if (!top) continue;
         job_anchors.push_back(*top);
         job_anchors.back().part = best->part;
@@ -1582,15 +1650,28 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       const MissingSurface miss = classify_missing(object, pd, ref, first.transform, covered, fit);
       match.absent = miss.absent;
       match.hidden = miss.hidden;
+      // Hidden surface is what fused or buried copies show, but a part that adds material only
+      // within the reference's own box has it filled in where it stands: the same panel with its
+      // opening closed and another cut elsewhere, a holder with a solid web. Such a part is
+      // another design as much as a disguise, and the reference surface deep in its material
+      // (beyond the fit tolerance: not a near miss) costs kFilledInWeight its share. Fused dummy
+      // material sticks out: 9-23% of the part's surface outside the box in the second and third
+      // draws' fused copies, 0% for four sibling panels and joints of the second (deep 4-18%),
+      // whose scores fall from 0.72-0.83 to review. Copies of a reference that fits loosely
+      // (z_cover_right: mirrored, remeshed, re-saved) show up to 2.4% deep.
+      match.filled_in = miss.deep > 0.0 && share_outside_box(object, pd, ref, first.transform) < kFilledInOutside;
       // The region weight is for matches coverage alone would flag (siblings); a piece of a cut
       // part uploaded alone also lacks the rest of the reference in open space, and its match
       // must stay listed (at a low score) for the service to add it to the job's later pieces.
       const double region = match.coverage >= options.flag_score ? std::max(0.0, miss.absent - kAbsentRegionShare) : 0.0;
-      match.score = std::max(0.0, match.score - kAbsentWeight * miss.absent - kAbsentRegionWeight * region);
+      const double filled = match.filled_in ? kFilledInWeight * miss.deep : 0.0;
+      match.score = std::max(0.0, match.score - kAbsentWeight * miss.absent - kAbsentRegionWeight * region - filled);
     }
     if (debug_enabled())
-      std::fprintf(stderr, "match %s: score %.3f coverage %.3f explained %.3f absent %.3f hidden %.3f parts %zu\n",
-                   info.id.c_str(), match.score, match.coverage, match.explained, match.absent, match.hidden, used.size());
+      std::fprintf(stderr, "match %s: score %.3f coverage %.3f explained %.3f absent %.3f hidden %.3f%s parts %zu\n",
+                   info.id.c_str(), match.score, match.coverage, match.explained, match.absent, match.hidden,
+                   match.filled_in ? " (filled in)" : "", used.size());
+
     match.scale = first.transform.scale;
     match.mirrored = first.transform.mirrored();
     const Similarity& T = first.transform;

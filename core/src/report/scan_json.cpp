@@ -33,6 +33,7 @@ std::string scan_result_json(const ScanResult& r) {
                            {"explained", r4(m.explained)},
                            {"absent", r4(m.absent)},
                            {"hidden", r4(m.hidden)},
+                           {"filled_in", m.filled_in},
                            {"scale", r4(m.scale)},
                            {"mirrored", m.mirrored},
                            {"transform", transform},
