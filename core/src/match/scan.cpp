@@ -1657,7 +1657,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       // (beyond the fit tolerance: not a near miss) costs kFilledInWeight its share. Fused dummy
       // material sticks out: 9-23% of the part's surface outside the box in the second and third
       // draws' fused copies, 0% for four sibling panels and joints of the second (deep 4-18%),
-      // whose scores fall from 0.72-0.83 to review. Copies of a reference that fits loosely
+      // whose scores fall from 0.72-0.83 to 0.18-0.68. Copies of a reference that fits loosely
       // (z_cover_right: mirrored, remeshed, re-saved) show up to 2.4% deep.
       match.filled_in = miss.deep > 0.0 && share_outside_box(object, pd, ref, first.transform) < kFilledInOutside;
       // The region weight is for matches coverage alone would flag (siblings); a piece of a cut
