@@ -47,7 +47,7 @@ void print_human(const ScanResult& r, bool all) {
     if (m.filled_in)
       std::printf("          filled in where the reference stands: the upload adds no material beyond the\n"
                   "          reference's bounding box, so what is deep inside its material lowers the score\n"
-                  "          too (another design as likely as a disguise: compare the two in the report)\n");
+                  "          too (another design as likely as a disguise: a person compares the two)\n");
     std::printf("          scale %.3f%s, %s\n", m.scale,
                 std::fabs(m.scale - 25.4) / 25.4 < 0.1 || std::fabs(m.scale * 25.4 - 1) < 0.1 ? " (an inch/mm unit change)" : "",
                 m.mirrored ? "mirrored" : "not mirrored");
