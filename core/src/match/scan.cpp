@@ -1562,9 +1562,10 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       const float area_scale = float(std::sqrt(area / std::max(double(rec.area_mm2), 1e-12)));
       const float job_scale = by_volume ? float(std::cbrt(volume / ref_vol)) : area_scale / kCapAreaScale;
       const float job_slack = by_volume ? kVolumeScaleSlack : kCapAreaScale;
+      const float sized_scale = by_volume ? job_scale : area_scale;  // what the parts' size says, caps included
       size_t n_fitting = 0;
       for (uint8_t f : fits) n_fitting += f;
-      for (int h = 0; h < 2 && n_fitting >= 2 && scale_allowed(by_volume ? job_scale : area_scale); ++h) {
+      for (int h = 0; h < 2 && n_fitting >= 2 && scale_allowed(sized_scale); ++h) {
         const PieceMatch* best = nullptr;
         bool agreed = false;
         for (size_t t : by_ref[ref]) {
@@ -1574,7 +1575,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         }
         if (!best || agreed) continue;
         const Part& part = parts[best->part];
-        const int rung = rung_for_scale(part, rec, by_volume ? job_scale : area_scale);
+        const int rung = rung_for_scale(part, rec, sized_scale);
         std::vector<PieceMatch> fitted;
         verify_piece(part, pd, ref, rung, query_reference(part, pd, ref, rung), 0x7a7aull + best->part, fit, fitted,
                      job_scale, h ? Handedness::mirrored : Handedness::proper, nullptr, true, job_slack);
