@@ -37,11 +37,13 @@ double pct(std::vector<double> v, double p) {
 void usage() {
   std::puts(
       "usage: accuracy [--refs N] [--distractors N] [--look-alikes K] [--seed S] [--kinds a,b,...] [--baseline N]\n"
-      "                [--flag X] [--review X] [--out DIR] [--threads N] [--slicers] [--keep-pack FILE] FOLDER\n"
+      "                [--flag X] [--review X] [--out DIR] [--threads N] [--slicers] [--keep-pack FILE]\n"
+      "                [--keep-cases DIR] FOLDER\n"
       "FOLDER: meshes (searched recursively). The first N (after a seeded shuffle) are enrolled,\n"
       "the next --distractors are scanned as unrelated uploads; --look-alikes K adds K unevenly\n"
       "stretched copies of each (benign look-alikes: more distractors than the folder holds).\n"
       "--keep-pack FILE keeps the enrolled pack (to scan single cases again with the CLI).\n"
+      "--keep-cases DIR keeps every case's files in DIR (to look at a miss with the CLI).\n"
       "--dense FILE (repeatable): only scan FILE against the enrolled references and print the dense\n"
       "containment check of every match in the review band or above (no suite, no distractors).");
 }
@@ -52,7 +54,7 @@ int main(int argc, char** argv) {
   size_t n_refs = 20, n_distractors = 100, baseline = 0, look_alikes = 0;
   bool verbose = false, slicers = false;
   uint64_t seed = 1;
-  std::string folder, out_dir, kinds_arg, keep_pack;
+  std::string folder, out_dir, kinds_arg, keep_pack, keep_cases;
   std::vector<std::string> dense_only;
   EvalOptions eo;
   ScanOptions& opt = eo.scan;
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
     else if (a == "--verbose") verbose = true;
     else if (a == "--slicers") slicers = true;
     else if (a == "--keep-pack") keep_pack = next();
+    else if (a == "--keep-cases") keep_cases = next();
     else if (a == "--dense") dense_only.push_back(next());
     else if (a == "--tolerance") opt.coverage_tolerance = std::stod(next());
     else if (a == "--normal") opt.normal_agreement = std::stod(next());
@@ -162,6 +165,10 @@ int main(int argc, char** argv) {
     std::printf("pack: %zu references, %.1f KiB per reference, enrolled in %.0f ms\n", pack.reference_count(),
                 double(er.pack_bytes) / 1024.0 / double(pack.reference_count()), er.total_ms);
     eo.scan.report_score = 0.05;
+    if (!keep_cases.empty()) {
+      eo.cases_dir = keep_cases;
+      eo.keep_case_files = true;
+    }
     if (!dense_only.empty()) {
       std::map<std::string, std::string> ref_paths;
       for (const EvalReference& r : refs) ref_paths[r.id] = r.path;
