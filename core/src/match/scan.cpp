@@ -1251,13 +1251,12 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   std::unordered_map<uint32_t, double> ref_strength;
   for (auto& vs : votes)
     for (const Vote& v : vs) ref_strength[v.reference] = std::max(ref_strength[v.reference], v.strength);
-  std::vector<uint32_t> by_area(parts.size());
-  for (uint32_t i = 0; i < parts.size(); ++i) by_area[i] = i;
-  std::sort(by_area.begin(), by_area.end(), [&](uint32_t a, uint32_t b) { return parts[a].area > parts[b].area; });
   std::vector<std::pair<double, uint32_t>> ranked;
   for (auto& [ref, s] : ref_strength)
     if (s >= options.min_vote || !options.use_index) ranked.push_back({s, ref});
   std::sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  // The kPartsWithOwnCandidates largest parts (not whole files), each with its votes, strongest first.
+  std::vector<std::pair<uint32_t, std::vector<Vote>>> own_votes;
   if (options.use_index) {
     // The global top list, plus each large part's own two best: small flat parts (slabs, tabs)
     // vote strongly for simple references and must not crowd out the main body's candidate.
@@ -1265,6 +1264,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     // more look-alike keypoints and even the right reference's share sinks (0.033 for a whole,
     // unmodified part against 10,000 references, bench/scaling).
     std::vector<std::pair<double, uint32_t>> keep(ranked.begin(), ranked.begin() + std::min<size_t>(ranked.size(), options.max_candidates));
+    std::vector<uint32_t> by_area(parts.size());
+    for (uint32_t i = 0; i < parts.size(); ++i) by_area[i] = i;
+    std::sort(by_area.begin(), by_area.end(), [&](uint32_t a, uint32_t b) { return parts[a].area > parts[b].area; });
     // Whole-file parts (at most one per file) come on top of the kPartsWithOwnCandidates largest.
     for (size_t k = 0, own = 0; k < by_area.size(); ++k) {
       if (!parts[by_area[k]].whole_file && own++ >= kPartsWithOwnCandidates) continue;
@@ -1275,6 +1277,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         if (std::none_of(keep.begin(), keep.end(), [&](auto& e) { return e.second == v[j].reference; }))
           keep.push_back({v[j].strength, v[j].reference});
       }
+      if (!parts[by_area[k]].whole_file) own_votes.push_back({by_area[k], std::move(v)});
     }
     ranked.swap(keep);
   }
@@ -1284,31 +1287,25 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     for (uint32_t i = 0; i < parts.size(); ++i)
       for (const Vote& v : votes[i])
         if (v.reference == ref && (v.strength >= options.min_vote * 0.5 || !options.use_index)) tasks.push_back({ref, i, v.rung});
-  if (options.use_index) {
-    // Each large part also gets its two best multi-body references that are on no list yet,
-    // verified on that part alone. One body of a multi-body reference, laid on a plate apart from
-    // its siblings, holds only its share of the reference's keypoints, so its vote is diluted: on
-    // a plate, a hinge leaf ranked its reference 4th and an idler body 8th, behind references
-    // that simple, generic parts vote for everywhere (and that the job's list already holds). The
-    // assembly below adds the sibling bodies once this one is placed. Single-body references are
-    // left out: a part that is one gets its full vote, and letting them in sent 5 more benign
-    // uploads of the benchmark to review and one to flagged (simple references fit anything).
-    for (size_t k = 0, own = 0; k < by_area.size(); ++k) {
-      const uint32_t i = by_area[k];
-      if (parts[i].whole_file || own++ >= kPartsWithOwnCandidates) continue;
-      std::vector<Vote> v = votes[i];
-      std::sort(v.begin(), v.end(), [](const Vote& a, const Vote& b) { return a.strength > b.strength || (a.strength == b.strength && a.reference < b.reference); });
-      std::vector<uint32_t> extra;
-      for (const Vote& e : v) {
-        if (e.strength < 0.5 * options.min_vote || extra.size() >= kOwnExtraCandidates) break;
-        if (pd.reference_records[e.reference].component_count < 2) continue;
-        const bool listed = std::any_of(ranked.begin(), ranked.end(), [&](auto& r) { return r.second == e.reference; });
-        if (!listed && std::find(extra.begin(), extra.end(), e.reference) == extra.end()) extra.push_back(e.reference);
-      }
-      for (const Vote& e : v)
-        if (std::find(extra.begin(), extra.end(), e.reference) != extra.end() && e.strength >= 0.5 * options.min_vote)
-          tasks.push_back({e.reference, i, e.rung});
+  // Each large part also gets its two best multi-body references that are on no list yet,
+  // verified on that part alone. One body of a multi-body reference, laid on a plate apart from
+  // its siblings, holds only its share of the reference's keypoints, so its vote is diluted: on
+  // a plate, a hinge leaf ranked its reference 4th and an idler body 8th, behind references
+  // that simple, generic parts vote for everywhere (and that the job's list already holds). The
+  // assembly below adds the sibling bodies once this one is placed. Single-body references are
+  // left out: a part that is one gets its full vote, and letting them in sent 5 more benign
+  // uploads of the benchmark to review and one to flagged (simple references fit anything).
+  for (const auto& [i, v] : own_votes) {
+    std::vector<uint32_t> extra;
+    for (const Vote& e : v) {
+      if (e.strength < 0.5 * options.min_vote || extra.size() >= kOwnExtraCandidates) break;
+      if (pd.reference_records[e.reference].component_count < 2) continue;
+      const bool listed = std::any_of(ranked.begin(), ranked.end(), [&](auto& r) { return r.second == e.reference; });
+      if (!listed && std::find(extra.begin(), extra.end(), e.reference) == extra.end()) extra.push_back(e.reference);
     }
+    for (const Vote& e : v)
+      if (std::find(extra.begin(), extra.end(), e.reference) != extra.end() && e.strength >= 0.5 * options.min_vote)
+        tasks.push_back({e.reference, i, e.rung});
   }
   result.timings.candidates_ms = ms_since(t_candidates);
 
