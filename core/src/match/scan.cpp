@@ -80,6 +80,7 @@ struct PieceMatch {
   double explained = 0.0; // fraction of the part's own surface the placed reference accounts for
                           // (-1: not measured yet; assembly measures it for the pieces it uses)
   bool placed_by_anchor = false;  // measured under another piece's transform, not fitted itself
+  bool stretched = false;  // not a similarity copy by the affine check (stretched_fit): only one piece of several
   std::vector<uint8_t> covered;  // per reference keypoint
 };
 
@@ -908,7 +909,7 @@ bool stretched_fit(const Part& part, const PackData& pack, uint32_t ref, const P
   if (debug_enabled())
     std::fprintf(stderr, "  stretch ref %s: coverage %.3f ratio %.3f gain %.3f pairs %zu; explained part: ratio %.3f gain %.3f%s\n",
                  pack.references[ref].id.c_str(), m.coverage, all.ratio, all.gain, all.pairs, own.ratio, own.gain,
-                 stretched ? ": not a similarity copy, dropped" : "");
+                 stretched ? ": not a similarity copy (kept only as one piece of several)" : "");
   return stretched;
 }
 
@@ -1104,9 +1105,13 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     if (!have || chosen.transform.scale * rec.size_mm < min_size) continue;
     // Only a fit that could carry a verdict by itself is checked for stretch: a piece of a cut part
     // fits too little of the reference for the affine map to be told from a similarity (measured
-    // on pieces of 10-50% of a reference: ratios up to 1.2 on the surface they explain).
-    if (std::max(chosen.coverage, chosen.score) >= kStretchCheckedCoverage && std::max(chosen.coverage, chosen.score) < kStretchRoomless && stretched_fit(part, pack, ref, chosen)) continue;
-    settled = settled || chosen.score >= kSettledFit;
+    // on pieces of 10-50% of a reference: ratios up to 1.2 on the surface they explain). Bigger
+    // pieces of flat parts are checked and still misread (55-76% of a generated panel: 1.07-1.44),
+    // so a stretched fit is kept, marked: it carries no match alone, but assembly may place it
+    // among other pieces (see where assemblies are scored in run_matching).
+    chosen.stretched = std::max(chosen.coverage, chosen.score) >= kStretchCheckedCoverage &&
+                       std::max(chosen.coverage, chosen.score) < kStretchRoomless && stretched_fit(part, pack, ref, chosen);
+    settled = settled || (!chosen.stretched && chosen.score >= kSettledFit);
     chosen.explained = with_explained ? explained_fraction(part, pack, ref, chosen.transform, fit) : -1.0;
     out.push_back(std::move(chosen));
   }
@@ -1574,8 +1579,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       std::stable_sort(mine.begin(), mine.end(), [](const PieceMatch* a, const PieceMatch* b) { return a->score > b->score; });
       size_t taken = 0;
       for (size_t k = 0; k < mine.size() && taken < kAnchorsPerHandedness; ++k) {
+        // (A stretched fit, which may not count, does not stand for the part's other fits.)
         const bool seen = std::any_of(anchors.end() - taken, anchors.end(), [&](const PieceMatch* a) {
-          return a->part == mine[k]->part && std::fabs(std::log(a->transform.scale / mine[k]->transform.scale)) <= std::log(1.15);
+          return a->part == mine[k]->part && !a->stretched && std::fabs(std::log(a->transform.scale / mine[k]->transform.scale)) <= std::log(1.15);
         });
         if (seen) continue;
         // A further anchor is worth an assembly only with another part that could be a piece of it.
@@ -1649,6 +1655,22 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     }
     for (const PieceMatch* anchor : anchors) {
       auto [covered, used] = assemble(ref, *anchor);
+      // A stretched fit counts only as one piece among pieces fitted on their own, none of which
+      // carries the match alone (kCarriedAlone): a stretched look-alike on a plate is no piece
+      // because a speck beside it fits a little of the reference too.
+      if (std::any_of(used.begin(), used.end(), [](const PieceMatch& u) { return u.stretched; })) {
+        double all = 0.0, largest = 0.0;
+        size_t fitted = 0;
+        for (uint32_t k = 0; k < rec.keypoint_count; ++k) all += covered[k] * pd.keypoints[rec.keypoint_begin + k].weight;
+        for (const PieceMatch& u : used) {
+          if (u.placed_by_anchor) continue;
+          ++fitted;
+          double own = 0.0;
+          for (uint32_t k = 0; k < rec.keypoint_count; ++k) own += u.covered[k] * pd.keypoints[rec.keypoint_begin + k].weight;
+          largest = std::max(largest, own);
+        }
+        if (fitted < 2 || largest >= kCarriedAlone * all) continue;
+      }
       double shit = 0.0, stotal = 0.0;
       for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
         const KeypointRecord& kp = pd.keypoints[rec.keypoint_begin + k];
@@ -1664,6 +1686,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     const ReferenceRecord& rec = pd.reference_records[ref];
     const std::vector<uint8_t>& covered = assembled[r].covered;
     const std::vector<PieceMatch>& used = assembled[r].used;
+    if (used.empty()) continue;  // only stretched fits, each alone
     const PieceMatch& first = used[0];
     double hit = 0.0, total = 0.0, shit = 0.0, stotal = 0.0;
     for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
