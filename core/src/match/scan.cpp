@@ -1632,7 +1632,8 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         bool agreed = false;
         for (size_t t : by_ref[ref]) {
           if (int(pieces[t].transform.mirrored()) != h || parts[pieces[t].part].whole_file) continue;
-          agreed |= std::fabs(std::log(pieces[t].transform.scale / job_scale)) <= std::log(by_volume ? job_slack : 1.15f);
+          // (A stretched fit, often a piece fitted as the whole reference shrunk to its size, agrees with no scale.)
+          agreed |= !pieces[t].stretched && std::fabs(std::log(pieces[t].transform.scale / job_scale)) <= std::log(by_volume ? job_slack : 1.15f);
           if (!best || pieces[t].score > best->score) best = &pieces[t];
         }
         if (!best || agreed) continue;
