@@ -1660,17 +1660,16 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       // carries the match alone (kCarriedAlone): a stretched look-alike on a plate is no piece
       // because a speck beside it fits a little of the reference too.
       if (std::any_of(used.begin(), used.end(), [](const PieceMatch& u) { return u.stretched; })) {
-        double all = 0.0, largest = 0.0;
+        auto weight_of = [&](const std::vector<uint8_t>& mask) {  // reference surface a keypoint mask holds
+          double w = 0.0;
+          for (uint32_t k = 0; k < rec.keypoint_count; ++k) w += mask[k] * pd.keypoints[rec.keypoint_begin + k].weight;
+          return w;
+        };
+        double largest = 0.0;
         size_t fitted = 0;
-        for (uint32_t k = 0; k < rec.keypoint_count; ++k) all += covered[k] * pd.keypoints[rec.keypoint_begin + k].weight;
-        for (const PieceMatch& u : used) {
-          if (u.placed_by_anchor) continue;
-          ++fitted;
-          double own = 0.0;
-          for (uint32_t k = 0; k < rec.keypoint_count; ++k) own += u.covered[k] * pd.keypoints[rec.keypoint_begin + k].weight;
-          largest = std::max(largest, own);
-        }
-        if (fitted < 2 || largest >= kCarriedAlone * all) continue;
+        for (const PieceMatch& u : used)
+          if (!u.placed_by_anchor) ++fitted, largest = std::max(largest, weight_of(u.covered));
+        if (fitted < 2 || largest >= kCarriedAlone * weight_of(covered)) continue;
       }
       double shit = 0.0, stotal = 0.0;
       for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
