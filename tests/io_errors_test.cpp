@@ -164,6 +164,38 @@ TEST(IoErrors, LimitTrianglesThroughInstancing) {
             ErrorCode::limit_exceeded);
 }
 
+TEST(IoErrors, LimitInstancesOfEmptyObjects) {
+  // The same ten-by-ten nesting over objects that hold no triangles (an empty mesh, and an object
+  // with neither mesh nor components, as the boolean-shape extension writes): 10^10 visits that
+  // never reach the triangle limit. Must stop at the instance cap, quickly, naming it.
+  for (const std::string leaf : {"<object id=\"1\" type=\"model\"><mesh><vertices/><triangles/></mesh></object>",
+                                 "<object id=\"1\" type=\"model\"/>"}) {
+    std::string res = leaf;
+    for (int level = 2; level <= 11; ++level) {
+      res += "<object id=\"" + std::to_string(level) + "\"><components>";
+      for (int k = 0; k < 10; ++k) res += "<component objectid=\"" + std::to_string(level - 1) + "\"/>";
+      res += "</components></object>";
+    }
+    const std::string z = iotest::make_3mf(iotest::model_xml("millimeter", res, "<item objectid=\"11\"/>"));
+    try {
+      load_bytes("nest.3mf", z.data(), z.size());
+      ADD_FAILURE() << "nested empty objects loaded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::limit_exceeded) << e.what();
+      EXPECT_NE(std::string(e.what()).find("object instances"), std::string::npos) << e.what();
+    }
+  }
+  // A build plate of 50 instances of one box is what real files do: it loads, 50 components.
+  std::string items;
+  for (int k = 0; k < 50; ++k) items += "<item objectid=\"1\" transform=\"1 0 0 0 1 0 0 0 1 " + std::to_string(3 * k) + " 0 0\"/>";
+  const std::string plate = iotest::make_3mf(iotest::model_xml("millimeter", iotest::box_object(1, 1, 1, 1), items));
+  LoadOptions o;
+  o.max_components = 50;
+  EXPECT_EQ(load_bytes("plate.3mf", plate.data(), plate.size(), o).components.size(), 50u);
+  o.max_components = 49;
+  EXPECT_EQ(bytes_code("plate.3mf", plate, o), ErrorCode::limit_exceeded);
+}
+
 TEST(IoErrors, LimitComponents) {
   LoadOptions o;
   o.max_components = 5;

@@ -21,7 +21,7 @@ const char* format_name(FileFormat format);
 struct LoadOptions {
   uint64_t max_file_bytes = 512ull << 20;       // refused before reading when larger
   uint64_t max_triangles = 20'000'000;
-  uint64_t max_components = 100'000;
+  uint64_t max_components = 100'000;           // also caps 3MF object instances (build items, components)
   double max_coordinate_mm = 1.0e6;              // |x|,|y|,|z| beyond this is refused (1 km)
   uint64_t max_unzipped_bytes = 1ull << 30;      // 3MF / zip: total decompressed size
   double max_zip_ratio = 200.0;                  // 3MF / zip: decompressed / compressed, per entry

@@ -263,6 +263,12 @@ private:
   void emit(const std::string& part, long id, const Affine& m, int depth, Mesh& out) {
     if (depth > kMaxComponentDepth)
       malformed("components nested deeper than " + std::to_string(kMaxComponentDepth) + " levels");
+    // Instancing multiplies work, not only triangles: components of objects that hold nothing
+    // (an empty mesh, an extension's shape) nest to 10^10 visits in a few kilobytes and never
+    // reach the triangle limit. An instance is at least one component of the loaded mesh, so more
+    // instances than max_components could never load anyway.
+    if (++instances_ > options_.max_components)
+      limit("more than " + std::to_string(options_.max_components) + " object instances (after instancing)");
     document(part);
     auto it = objects_.find({part, id});
     if (it == objects_.end()) malformed("reference to missing object " + std::to_string(id) + " in '" + part + "'");
@@ -335,6 +341,7 @@ private:
   zip_t* archive_ = nullptr;
   uint64_t compressed_total_ = 0;
   uint64_t inflated_ = 0;
+  uint64_t instances_ = 0;  // objects emitted, through build items and components
   double scale_ = 1.0;
   std::map<std::string, zip_uint64_t> entries_;
   std::map<std::string, std::unique_ptr<pugi::xml_document>> docs_;
