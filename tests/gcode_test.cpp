@@ -675,6 +675,39 @@ TEST(GcodeReader, G92ResetAndFirmwareRetractionDoNotExtrude) {
   EXPECT_TRUE(c.empty());
 }
 
+TEST(GcodeReader, TravelArcsEndWhereTheyShould) {
+  // Every travel of the square printed as G2/G3 detours (a full circle, then the move as half a
+  // turn), every third with a retraction primed back after it: a travel arc prints nothing and
+  // leaves the head at its end point, so the rebuilt part is the same. (The reader no longer
+  // linearises such arcs: a file of full-circle travels cost 63x the parse time of straight
+  // moves; see bench/results/gcode.md.)
+  const std::string g = square_part(6, "absolute");
+  std::string with;
+  std::istringstream in(g);
+  std::string line;
+  double x = 0, y = 0, e = 0;
+  int k = 0;
+  while (std::getline(in, line)) {
+    double nx = x, ny = y, ne = e;
+    if (line.rfind("G0", 0) == 0 && std::sscanf(line.c_str(), "G0 X%lf Y%lf", &nx, &ny) == 2) {
+      with += "G2 X" + std::to_string(x) + " Y" + std::to_string(y) + " I40 J0\n";  // full circle, radius 40
+      const bool retract = ++k % 3 == 0;
+      with += std::string(k % 2 ? "G3" : "G2") + " X" + std::to_string(nx) + " Y" + std::to_string(ny) + " I" +
+              std::to_string((nx - x) / 2) + " J" + std::to_string((ny - y) / 2) + (retract ? " E" + std::to_string(e - 0.8) : "") + "\n";
+      if (retract) with += "G1 E" + std::to_string(e) + "\n";  // M82: absolute E
+    } else {
+      with += line + "\n";
+      if (std::sscanf(line.c_str(), "G1 X%lf Y%lf E%lf", &nx, &ny, &ne) < 2) nx = x, ny = y;
+    }
+    x = nx, y = ny, e = ne;
+  }
+  ASSERT_NE(with.find(" E"), std::string::npos);
+  const auto a = parse(g), b = parse(with);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].positions, b[0].positions);
+}
+
 TEST(GcodeErrors, BinaryGcodeIsUnsupported) {
   EXPECT_EQ(error_of(std::string("GCDE\x01\x00\x00\x00", 8)), ErrorCode::unsupported_format);
   const unsigned char head[] = {'G', 'C', 'D', 'E', 1, 0};

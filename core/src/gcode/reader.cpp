@@ -162,6 +162,13 @@ struct Parser::State {
 
   void arc_to(bool clockwise, double tx, double ty, double tz, double te, bool has_ij, double i, double j,
               bool has_r, double r) {
+    // A travel arc prints nothing, and only where it ends matters: linearising it (up to
+    // max_arc_segments moves per line) let a file of full-circle travels cost 55x the time per
+    // byte of straight moves, minutes at the file-size limit.
+    if (!(te - e > 1e-9)) {
+      line_to(tx, ty, tz, te);
+      return;
+    }
     double cx, cy;
     if (has_r) {
       // Marlin plan_arc R form: centre on the perpendicular bisector, negative R = long way.
