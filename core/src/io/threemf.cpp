@@ -292,9 +292,9 @@ private:
   }
 
   // An object's mesh, parsed once however often it is instanced: the vertices its triangles use
-  // and its triangles over them. Parsing per instance let vertices that no
-  // triangle uses multiply: 600 of them in an object instanced 99,000 times (1.7 KB zipped) took
-  // 15 s and 1.4 GB before the load found no triangle.
+  // and its triangles over them. Parsing per instance let vertices that no triangle uses
+  // multiply: 600 of them in an object instanced 99,000 times (1.7 KB zipped) took 15 s and
+  // 1.47 GB before the load found no triangle.
   struct ObjectMesh {
     std::vector<double> xyz;
     std::vector<uint32_t> triangles;
@@ -315,7 +315,8 @@ private:
       all.push_back(x);
       all.push_back(y);
       all.push_back(z);
-      if (++parsed_vertices_ > 3 * options_.max_triangles + 3) limit("too many vertices");
+      if (++parsed_vertices_ > 3 * options_.max_triangles + 3 || parsed_vertices_ > UINT32_MAX / 2)
+        limit("too many vertices");
     }
     const uint64_t nv = all.size() / 3;
     ObjectMesh om;
@@ -357,6 +358,7 @@ private:
     if (om.triangles.empty()) return;
     if (out.triangle_count() + om.triangles.size() / 3 > options_.max_triangles)
       limit("more than " + std::to_string(options_.max_triangles) + " triangles (after instancing)");
+    if (out.vertex_count() + om.xyz.size() / 3 > UINT32_MAX / 2) limit("too many vertices (after instancing)");
     const uint32_t base = uint32_t(out.vertex_count());
     const double s = scale_;
     for (size_t i = 0; i < om.xyz.size(); i += 3) {
