@@ -19,6 +19,7 @@
 
 #include "partscreen/partscreen.h"
 #include "run_program.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -29,15 +30,7 @@ const std::string kModels = PARTSCREEN_TEST_MODELS;
 using partscreen::test::Outcome;
 
 
-std::string temp_dir() {
-  static std::string dir = [] {
-    std::string tmpl = ::testing::TempDir() + "partscreen_cli_XXXXXX";
-    char* made = mkdtemp(tmpl.data());
-    if (!made) std::abort();
-    return std::string(made);
-  }();
-  return dir;
-}
+const std::string& temp_dir() { return partscreen::test::process_temp_dir("partscreen_cli"); }
 
 Outcome run(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {PARTSCREEN_CLI};

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "partscreen/partscreen.h"
+#include "temp_dir.h"
 
 namespace partscreen::test {
 
@@ -41,27 +42,6 @@ inline bool have_cgal_data() {
   ASSERT_TRUE(::partscreen::test::have_cgal_data())                                                 \
       << "CGAL sample meshes missing under " PARTSCREEN_CGAL_MESHES                                  \
          ": install libcgal-demo (scripts/setup.sh does) and re-run cmake"
-
-// A fresh folder under the test temp dir, removed by the destructor.
-class TempDir {
-public:
-  explicit TempDir(const std::string& prefix = "partscreen_engine") {
-    std::string tmpl = ::testing::TempDir() + prefix + "_XXXXXX";
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed in " + ::testing::TempDir());
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-  std::string path_;
-};
 
 // A pack enrolled once for a whole test suite (in SetUpTestSuite), with the folder it lives in;
 // TearDownTestSuite calls reset() so both are gone before the next suite.

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "partscreen/io.h"
+#include "temp_dir.h"
 
 namespace iotest {
 
@@ -32,17 +33,8 @@ inline bool exists(const std::string& p) {
 // Fails (not skips) when packaged data is missing: the setup script installs it.
 #define REQUIRE_FILE(p) ASSERT_TRUE(iotest::exists(p)) << "missing test data " << (p) << " (install the Debian package)"
 
-inline std::string scratch_dir() {
-  static std::string dir = [] {
-    const char* t = std::getenv("TMPDIR");
-    std::string templ = std::string(t && *t ? t : "/tmp") + "/partscreen-iotest-XXXXXX";
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    if (!mkdtemp(buf.data())) std::abort();
-    return std::string(buf.data());
-  }();
-  return dir;
-}
+// Removed when the test process exits.
+inline std::string scratch_dir() { return partscreen::test::process_temp_dir("partscreen-iotest"); }
 
 inline std::string write_file(const std::string& name, const std::string& bytes) {
   std::string path = scratch_dir() + "/" + name;
