@@ -3,7 +3,8 @@
 # SECONDS (default 60). Findings land in build-fuzz/findings/<target>/, the corpus grows in
 # build-fuzz/corpus/<target>/.   Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 # Targets: fuzz_stl (STL reader + components), fuzz_gcode (G-code reader + rebuild), fuzz_3mf
-# (3MF zip + model XML + instancing), pack_fuzz (signature-pack parser); default: all.
+# (3MF zip + model XML + instancing), fuzz_obj (OBJ reader), pack_fuzz (signature-pack parser);
+# default: all.
 set -euo pipefail
 SECONDS_PER_TARGET="${1:-60}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -12,7 +13,7 @@ CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=
   -DPARTSCREEN_BUILD_FUZZ=ON -DPARTSCREEN_SANITIZE=ON -DPARTSCREEN_BUILD_TESTS=OFF -DPARTSCREEN_BUILD_BENCH=OFF \
   -DPARTSCREEN_WITH_OCCT=OFF >/dev/null
 TARGETS=("${@:2}")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_stl fuzz_gcode fuzz_3mf pack_fuzz)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_stl fuzz_gcode fuzz_3mf fuzz_obj pack_fuzz)
 ninja -C "$B" -j2 "${TARGETS[@]}" fuzz_make_seeds partscreen
 for target in "${TARGETS[@]}"; do
   corpus="$B/corpus/$target"; findings="$B/findings/$target"
@@ -42,6 +43,11 @@ for target in "${TARGETS[@]}"; do
       python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("3D/3dmodel.model"))' \
         /usr/share/assimp/models/3MF/box.3mf > "$corpus/box.model"
       printf '%s' '<?xml version="1.0"?><model unit="millimeter" xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02"><resources><object id="1" type="model"><mesh><vertices><vertex x="0" y="0" z="0"/><vertex x="10" y="0" z="0"/><vertex x="0" y="10" z="0"/><vertex x="0" y="0" z="10"/></vertices><triangles><triangle v1="0" v2="2" v3="1"/><triangle v1="0" v2="1" v3="3"/><triangle v1="1" v2="2" v3="3"/><triangle v1="0" v2="3" v3="2"/></triangles></mesh></object><object id="2"><components><component objectid="1"/><component objectid="1" transform="1 0 0 0 1 0 0 0 1 20 0 0"/></components></object></resources><build><item objectid="2"/><item objectid="1" transform="-1 0 0 0 1 0 0 0 1 0 30 0"/></build></model>' > "$corpus/plate.model"
+    fi
+  elif [ "$target" = fuzz_obj ]; then
+    if [ -z "$(ls -A "$corpus")" ]; then
+      # Seeds: Assimp's OBJ test files (polygons, negative corners, odd spacing, broken indices).
+      cp /usr/share/assimp/models/OBJ/*.obj /usr/share/assimp/models/invalid/*.obj "$corpus"/
     fi
   elif [ -z "$(ls -A "$corpus")" ]; then
     "$B/fuzz/fuzz_make_seeds" "$corpus" /usr/share/assimp/models/STL/* 2>/dev/null || true

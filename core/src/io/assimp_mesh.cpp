@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// OBJ, PLY, OFF, AMF, glTF/GLB and COLLADA through Assimp, imported from memory.
+// PLY, OFF, AMF, glTF/GLB and COLLADA through Assimp, imported from memory (OBJ has its own reader, obj.cpp).
 // Assimp is not hardened against hostile files (its own test suite ships files made to exhaust
 // memory), so: the byte cap is enforced before it runs; file access is confined to a private
 // IOSystem (in-memory uploads may open nothing, files from disk only plain-named siblings such
@@ -129,8 +129,7 @@ double amf_unit_scale(const std::string& name, const unsigned char* data, size_t
 
 // Some Assimp readers reserve memory from counts declared in the header before reading any data
 // (assimp-testmodels' invalid/OutOfMemory.off makes the OFF reader take 16 GB and 30 s). Counts
-// are checked here against what the file's size can possibly hold, and against max_triangles
-// (OBJ, which declares none, by counting its face lines).
+// are checked here against what the file's size can possibly hold, and against max_triangles.
 void check_declared_counts(const std::string& name, const unsigned char* data, size_t size, FileFormat format,
                            const LoadOptions& options) {
   auto too_many = [&](const char* what, uint64_t n) {
@@ -190,24 +189,6 @@ void check_declared_counts(const std::string& name, const unsigned char* data, s
     }
     flush();
     if (min_bytes > size) too_many("elements", min_bytes);
-  } else if (format == FileFormat::obj) {
-    // OBJ declares nothing, and Assimp holds the whole scene (about 13x the file: 614 MB for a
-    // 48 MB file of 2.5 M faces) before max_triangles can be checked. Every face line is at least
-    // one triangle, so counting them first refuses an oversized file before that. (Assimp takes
-    // a line for a face only when "f" starts it: an indented one is skipped, so it is not counted.)
-    uint64_t faces = 0;
-    const unsigned char* p = data;
-    const unsigned char* const end = data + size;
-    while (p < end) {
-      if (end - p >= 2 && p[0] == 'f' && (p[1] == ' ' || p[1] == '\t')) ++faces;
-      p = static_cast<const unsigned char*>(std::memchr(p, '\n', size_t(end - p)));
-      if (!p) break;
-      ++p;
-    }
-    if (faces > options.max_triangles)
-      throw Error(ErrorCode::limit_exceeded, name,
-                  "obj: " + std::to_string(faces) + " face lines, over the limit of " + std::to_string(options.max_triangles) +
-                      " triangles (counted before reading)");
   }
 }
 

@@ -330,6 +330,8 @@ void read_into(LoadedFile& out, FileFormat format, const unsigned char* data, si
       break;
     }
     case FileFormat::obj:
+      out.mesh = detail::read_obj(name, data, size, options).mesh;
+      break;
     case FileFormat::ply:
     case FileFormat::off:
     case FileFormat::amf:

@@ -21,9 +21,12 @@ struct RawMesh {
 // 3MF (zip + XML), read with libzip and pugixml.
 RawMesh read_3mf(const std::string& name, const unsigned char* data, size_t size, const LoadOptions& options);
 
-// OBJ, PLY, OFF, AMF, glTF/GLB, DAE through Assimp. `sibling_dir` is the folder of the file when it
-// came from disk (glTF .bin buffers, OBJ .mtl); empty for in-memory uploads, which may then not
-// reference any other file.
+// Wavefront OBJ: positions and faces, in one pass (obj.cpp).
+RawMesh read_obj(const std::string& name, const unsigned char* data, size_t size, const LoadOptions& options);
+
+// PLY, OFF, AMF, glTF/GLB, DAE through Assimp (OBJ too, though load_file reads OBJ with read_obj:
+// the tests compare the two). `sibling_dir` is the folder of the file when it came from disk
+// (glTF .bin buffers); empty for in-memory uploads, which may then not reference any other file.
 RawMesh read_with_assimp(const std::string& name, const unsigned char* data, size_t size, FileFormat format,
                          const LoadOptions& options, const std::string& sibling_dir);
 

@@ -8,6 +8,7 @@ find_package(pugixml REQUIRED)
 list(APPEND PARTSCREEN_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/load.cpp
   ${CMAKE_CURRENT_LIST_DIR}/threemf.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/obj.cpp
   ${CMAKE_CURRENT_LIST_DIR}/assimp_mesh.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gcode_hook.cpp)
 list(APPEND PARTSCREEN_CORE_LIBS assimp::assimp PkgConfig::PARTSCREEN_LIBZIP pugixml::pugixml)
