@@ -51,8 +51,14 @@ void print_human(const ScanResult& r, bool all) {
     std::printf("          scale %.3f%s, %s\n", m.scale,
                 std::fabs(m.scale - 25.4) / 25.4 < 0.1 || std::fabs(m.scale * 25.4 - 1) < 0.1 ? " (an inch/mm unit change)" : "",
                 m.mirrored ? "mirrored" : "not mirrored");
-    for (const MatchPart& p : m.parts)
+    bool reassembled = false;
+    for (const MatchPart& p : m.parts) {
       std::printf("          in %s, component %u: %.0f%% of the reference\n", p.file.c_str(), p.component, 100.0 * p.coverage);
+      reassembled |= p.reassembled;
+    }
+    if (reassembled)
+      std::printf("          (pieces glued back together where their flat cut faces match: a part cut into\n"
+                  "          pieces is screened whole; the scale and placement are the largest piece's)\n");
   }
   if (hidden)
     std::printf("\n  (%zu weaker candidate%s below the review score not shown: --all or --json lists them)\n", hidden,

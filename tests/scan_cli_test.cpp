@@ -151,6 +151,8 @@ TEST_F(ScanCli, JsonContract) {
       EXPECT_EQ(p["file"], upload);
       EXPECT_TRUE(p["component"].is_number_unsigned());
       EXPECT_TRUE(p["coverage"].is_number());
+      EXPECT_EQ(p["enclosed"], false);
+      EXPECT_EQ(p["reassembled"], false);  // one whole upload: nothing glued
     }
   }
   const json& top = j["matches"][0];

@@ -45,6 +45,8 @@ struct MatchPart {
   double coverage = 0.0;  // fraction of the reference's surface this piece explains
   bool enclosed = false;  // found in the component's enclosed surface: hidden inside a closed
                           // cavity (e.g. buried in a hollow shell), not visible from outside
+  bool reassembled = false;  // found with other pieces glued back to it at flat cut faces (a part
+                             // cut into pieces); the match's transform is in the largest piece's frame
 };
 
 struct Match {

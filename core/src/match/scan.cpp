@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include "features/features.h"
 #include "features/params.h"
 #include "geometry/enclosed.h"
+#include "geometry/reassemble.h"
 #include "match/align.h"
 #include "pack/pack_data.h"
 #include "partscreen/error.h"
@@ -55,6 +57,13 @@ struct Part {
   // the largest of them, `members` all of them.
   bool whole_file = false;
   std::vector<uint32_t> members;
+  // Cut pieces glued back at their caps (geometry/reassemble.h), screened like a whole file: its
+  // own mesh (the pieces placed together) and the (file, component) of every piece.
+  bool reassembled = false;
+  std::shared_ptr<const Mesh> own_mesh;
+  std::vector<std::pair<uint32_t, uint32_t>> pieces_of;
+  std::vector<uint32_t> piece_parts;       // the pieces' own parts
+  std::vector<Similarity> piece_placement;  // each piece's own frame -> this part's
   Cloud dense;
   float dense_spacing = 0.f;
   PointGrid dense_grid;
@@ -219,6 +228,52 @@ void add_whole_file_parts(std::vector<Part>& parts, const std::vector<const Load
     if (whole.members.size() < 2 || largest >= kWholeFileLargestShare * whole.area) continue;
     parts.push_back(std::move(whole));
   }
+}
+
+// Pieces of the job glued back together at congruent flat caps (at most one part per cluster),
+// screened as whole parts: a part cut into many pieces has pieces too small to fit on their own.
+void add_reassembled_parts(std::vector<Part>& parts, const std::vector<const LoadedFile*>& files) {
+  std::vector<PieceInput> inputs;
+  std::vector<uint32_t> part_of;
+  for (uint32_t i = 0; i < parts.size(); ++i) {
+    const Part& p = parts[i];
+    if (p.whole_file || p.enclosed || p.component >= files[p.file]->components.size()) continue;
+    inputs.push_back(PieceInput{&files[p.file]->mesh, files[p.file]->components[p.component]});
+    part_of.push_back(i);
+  }
+  if (inputs.size() < 2) return;
+  const auto t0 = Clock::now();
+  std::vector<Reassembly> found = reassemble_pieces(inputs);
+  for (Reassembly& a : found) {
+    Part r;
+    r.whole_file = true;
+    r.reassembled = true;
+    const Part& first = parts[part_of[a.pieces.front()]];
+    r.file = first.file;
+    r.component = first.component;
+    r.area = a.area_mm2;
+    ComponentInfo all;
+    all.triangle_count = uint32_t(a.mesh.triangle_count());
+    all.area_mm2 = a.area_mm2;
+    r.runs = {all};
+    for (size_t k = 0; k < a.pieces.size(); ++k) {
+      const uint32_t i = part_of[a.pieces[k]];
+      r.pieces_of.push_back({parts[i].file, parts[i].component});
+      r.piece_parts.push_back(i);
+      Similarity placed;
+      placed.rotation = a.placements[k].rotation.cast<float>();
+      placed.translation = a.placements[k].translation.cast<float>();
+      r.piece_placement.push_back(placed);
+    }
+    r.own_mesh = std::make_shared<const Mesh>(std::move(a.mesh));
+    if (debug_enabled()) {
+      std::fprintf(stderr, "reassembled %zu pieces:", r.pieces_of.size());
+      for (auto& [f, c] : r.pieces_of) std::fprintf(stderr, " file %u comp %u", f, c);
+      std::fprintf(stderr, " (area %.1f)\n", r.area);
+    }
+    parts.push_back(std::move(r));
+  }
+  if (debug_enabled()) std::fprintf(stderr, "reassembly: %.1f ms, %zu found\n", ms_since(t0), found.size());
 }
 
 // The rung whose radius matches a reference seen at `scale` in this part.
@@ -1207,14 +1262,17 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     result.parts_screened = uint32_t(parts.size());
   }
   add_whole_file_parts(parts, files);
+  add_reassembled_parts(parts, files);
   // Dense points per part follow its share of the job's surface (a 2% slab beside the main body
   // needs no main-body sampling), between a floor and the per-part cap, within the job budget.
   double job_area = 0.0;
   for (const Part& p : parts) job_area += p.whole_file ? 0.0 : p.area;
   const size_t budget = std::min<size_t>(options.max_job_points, 200000);
+  // (Reassembled parts are extra views of the pieces' surface: they leave the pieces' budget alone.)
+  const size_t budgeted_parts = size_t(std::count_if(parts.begin(), parts.end(), [](const Part& p) { return !p.reassembled; }));
   auto points_for = [&](const Part& p) {
     const double share = job_area > 0 ? p.area / job_area : 1.0;
-    const size_t fair = std::max<size_t>(options.max_job_points / std::max<size_t>(parts.size(), 1), 1);
+    const size_t fair = std::max<size_t>(options.max_job_points / std::max<size_t>(budgeted_parts, 1), 1);
     return std::min({std::clamp<size_t>(size_t(share * double(budget)), 10000, kMaxDensePoints), std::max<size_t>(fair, 2000)});
   };
   tbb::parallel_for(size_t(0), parts.size(), [&](size_t i) {
@@ -1227,6 +1285,8 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       // explained 0.6-0.7 of it), so every run takes its component's orientation.
       const ComponentInfo& c = file.components[p.component];
       p.dense = dense_cloud(file.mesh, p.runs, p.area, points_per_part, outward_sign(file.mesh, c.first_triangle, c.triangle_count));
+    } else if (p.own_mesh) {
+      p.dense = dense_cloud(*p.own_mesh, p.runs, p.area, points_per_part);
     } else if (p.whole_file) {
       p.dense = dense_cloud(file.mesh, p.runs, p.area, points_per_part);
     } else if (p.component < file.components.size()) {
@@ -1366,7 +1426,11 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   // A whole-file part and the bodies of its file are the same surface: never pieces of one another
   // (nor is a whole-file part a piece of another file's anchor: its own bodies are tried instead).
   auto overlaps_whole_file = [&](uint32_t anchor, uint32_t i) {
-    return parts[i].whole_file || (parts[anchor].whole_file && parts[i].file == parts[anchor].file);
+    const Part& a = parts[anchor];
+    const bool piece_of_anchor = std::any_of(a.pieces_of.begin(), a.pieces_of.end(), [&](const auto& fc) {
+      return fc.first == parts[i].file && fc.second == parts[i].component;
+    });
+    return parts[i].whole_file || piece_of_anchor || (a.whole_file && !a.reassembled && parts[i].file == a.file);
   };
   // Per reference and handedness: the anchor, then the best consistent piece of every other part.
   auto assemble = [&](uint32_t ref, const PieceMatch& anchor) {
@@ -1571,11 +1635,18 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     // Per handedness, the best piece, and the next best of other parts or at other scales: a small
     // piece often fits best as a whole reference shrunk to its size, and only a piece at the right
     // scale gathers the others around it.
-    std::vector<const PieceMatch*> anchors;
+    std::vector<const PieceMatch*> anchors, glued_anchors;
     for (int h = 0; h < 2; ++h) {
       std::vector<const PieceMatch*> mine;
-      for (size_t t : by_ref[ref])
-        if (int(pieces[t].transform.mirrored()) == h) mine.push_back(&pieces[t]);
+      // A reassembled part's best fit anchors an assembly of its own, on top of the pieces' (it
+      // is no better a guess than they are when the pieces were glued only in part).
+      const PieceMatch* glued = nullptr;
+      for (size_t t : by_ref[ref]) {
+        if (int(pieces[t].transform.mirrored()) != h) continue;
+        if (!parts[pieces[t].part].reassembled) mine.push_back(&pieces[t]);
+        else if (!glued || pieces[t].score > glued->score) glued = &pieces[t];
+      }
+      if (glued) glued_anchors.push_back(glued);
       std::stable_sort(mine.begin(), mine.end(), [](const PieceMatch* a, const PieceMatch* b) { return a->score > b->score; });
       size_t taken = 0;
       for (size_t k = 0; k < mine.size() && taken < kAnchorsPerHandedness; ++k) {
@@ -1594,6 +1665,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         ++taken;
       }
     }
+    anchors.insert(anchors.end(), glued_anchors.begin(), glued_anchors.end());
     // The job's scale: a part cut into pieces is, all pieces together, as large as the reference.
     // When the pieces' own fits agree on no such scale (each piece alone fits best as the whole
     // reference shrunk to its size), the piece with the best fit is fitted again at the scale
@@ -1678,6 +1750,8 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         if (covered[k]) shit += kp.weight * kp.salience;
       }
       const double score = penalised_score(stotal > 0 ? shit / stotal : 0.0, explained_of(used));
+      if (debug_enabled())
+        std::fprintf(stderr, "  assembly ref %s anchor part %u: score %.3f, %zu parts\n", pd.references[ref].id.c_str(), anchor->part, score, used.size());
       if (score > assembled[r].score) assembled[r] = Assembly{std::move(covered), std::move(used), score};
     }
   });
@@ -1765,6 +1839,19 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     match.transform[15] = 1.0;
     for (const PieceMatch& u : used) {
       const Part& part = parts[u.part];
+      if (part.reassembled) {
+        // Each piece with what it explains in place: the reference moved back with the piece.
+        for (size_t k = 0; k < part.pieces_of.size(); ++k) {
+          const Similarity& P = part.piece_placement[k];
+          Similarity back;  // reference -> the piece's own frame
+          back.rotation = P.rotation.transpose() * u.transform.rotation;
+          back.scale = u.transform.scale;
+          back.translation = P.rotation.transpose() * (u.transform.translation - P.translation);
+          const double share = measure_coverage(parts[part.piece_parts[k]], pd, ref, back, fit, nullptr).area;
+          match.parts.push_back(MatchPart{files[part.pieces_of[k].first]->path, part.pieces_of[k].second, share, false, true});
+        }
+        continue;
+      }
       if (part.whole_file) {
         for (uint32_t c : part.members) match.parts.push_back(MatchPart{files[part.file]->path, c, u.coverage, false});
         continue;

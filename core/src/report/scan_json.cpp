@@ -20,7 +20,7 @@ std::string scan_result_json(const ScanResult& r) {
   for (const Match& m : r.matches) {
     json parts = json::array();
     for (const MatchPart& p : m.parts)
-      parts.push_back(json{{"file", p.file}, {"component", p.component}, {"coverage", r4(p.coverage)}, {"enclosed", p.enclosed}});
+      parts.push_back(json{{"file", p.file}, {"component", p.component}, {"coverage", r4(p.coverage)}, {"enclosed", p.enclosed}, {"reassembled", p.reassembled}});
     json transform = json::array();
     for (int row = 0; row < 4; ++row)
       transform.push_back(json::array({r4(m.transform[row * 4]), r4(m.transform[row * 4 + 1]), r4(m.transform[row * 4 + 2]),
