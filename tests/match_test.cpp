@@ -942,6 +942,17 @@ TEST_F(Engine, CutPiecesAreGluedBackAtTheirCaps) {
   std::vector<detail::PieceInput> parts;
   for (const LoadedFile& f : plate) parts.push_back({&f.mesh, f.components.at(0)});
   EXPECT_TRUE(detail::reassemble_pieces(parts).empty());
+  // Copies of one part (a print farm's plate) have each other's flat faces, but are not glued:
+  // back to back they would make shapes nobody uploaded.
+  std::vector<LoadedFile> copies;
+  for (int k = 0; k < 6; ++k) {
+    Mesh m = mesh("pinion");
+    for (size_t i = 0; i < m.positions.size(); i += 3) m.positions[i] += float(10 * k);
+    copies.push_back(loaded_from_mesh(m, "copy" + std::to_string(k) + ".stl"));
+  }
+  std::vector<detail::PieceInput> plate_of_copies;
+  for (const LoadedFile& f : copies) plate_of_copies.push_back({&f.mesh, f.components.at(0)});
+  EXPECT_TRUE(detail::reassemble_pieces(plate_of_copies).empty());
 }
 
 // A cut part is found, and when the glued whole carries the match, the match says so: its pieces

@@ -24,6 +24,7 @@
 #include <numeric>
 #include <set>
 #include <random>
+#include <tuple>
 #include <unordered_map>
 
 namespace partscreen::detail {
@@ -39,6 +40,7 @@ constexpr size_t kCapSamples = 256;
 constexpr double kSharpCos = 0.94;         // an edge bends more than 20 degrees: sharp
 constexpr double kMinSharpShare = 0.6;     // of a cap's outline, at least
 constexpr int kIcpRounds = 8;
+constexpr size_t kTriesPerPair = 6;        // gluings tried between two pieces (or glued clusters)
 constexpr int kRoundCapTurns = 24;         // a cap with nearly equal second moments: turns tried
 
 struct Rigid {
@@ -446,31 +448,54 @@ struct Gluing {
 };
 
 // The best gluing of item b onto item a, if any.
-Gluing best_gluing(const Item& a, const Item& b, const ReassembleOptions& options, bool dbg) {
+// Whether the whole item lies behind the cap's plane (a cut cap is a face the piece lies behind;
+// a pocket's floor or a step is not).
+bool supporting(const Cap& cap, const std::vector<V3>& corners, double eps) {
+  return std::all_of(corners.begin(), corners.end(), [&](const V3& v) { return cap.normal.dot(v - cap.centroid) <= eps; });
+}
+
+// The best gluing of item b onto item a, if any. `budget` counts the gluings tried in the whole
+// job (a plate of identical blocks has six congruent faces a block, 36 pairs for two blocks).
+Gluing best_gluing(const Item& a, const Item& b, const ReassembleOptions& options, size_t& budget, bool dbg) {
   Gluing best;
-  for (size_t p = 0; p < a.caps.size(); ++p)
+  // Pairs of caps that agree, closest moments first, at most kTriesPerPair of them.
+  std::vector<std::tuple<double, size_t, size_t>> candidates;
+  const double tol = options.area_tolerance;
+  const double eps = 2.0 * kPlaneTolerance * std::max(a.size, b.size);
+  std::vector<int8_t> b_supporting(b.caps.size(), -1);  // (worked out when first needed)
+  for (size_t p = 0; p < a.caps.size(); ++p) {
+    const Cap& x = a.caps[p];
+    if (!supporting(x, a.corners, eps)) continue;
     for (size_t q = 0; q < b.caps.size(); ++q) {
-      const Cap& x = a.caps[p];
       const Cap& y = b.caps[q];
-      const double tol = options.area_tolerance;
-      if (std::fabs(x.area - y.area) > tol * std::max(x.area, y.area) ||
-          std::fabs(x.lambda1 - y.lambda1) > tol * std::max(x.lambda1, y.lambda1) ||
-          std::fabs(x.lambda2 - y.lambda2) > tol * std::max(x.lambda1, y.lambda1))
-        continue;
-      Rigid T;
-      const double spacing = std::sqrt(x.area / double(kCapSamples));
-      const double overlap = glue(x, y, spacing, T);
-      if (dbg) std::fprintf(stderr, "  items %llu %llu caps %zu %zu (area %.1f %.1f): overlap %.3f\n", (unsigned long long)a.id,
-                            (unsigned long long)b.id, p, q, x.area, y.area, overlap);
-      if (overlap < options.min_overlap || overlap <= best.overlap) continue;
-      // Cut pieces lie on opposite sides of their cut: a inside its cap's plane, b (placed) outside.
-      const double eps = 2.0 * kPlaneTolerance * std::max(a.size, b.size);
-      bool apart = true;
-      for (const V3& v : a.corners) apart = apart && x.normal.dot(v - x.centroid) <= eps;
-      for (const V3& v : b.corners) apart = apart && x.normal.dot(T.apply(v) - x.centroid) >= -eps;
-      if (!apart) continue;
-      best = Gluing{p, q, T, overlap};
+      const double d_area = std::fabs(x.area - y.area) / std::max(x.area, y.area);
+      const double d1 = std::fabs(x.lambda1 - y.lambda1) / std::max(x.lambda1, y.lambda1);
+      const double d2 = std::fabs(x.lambda2 - y.lambda2) / std::max(x.lambda1, y.lambda1);
+      if (d_area > tol || d1 > tol || d2 > tol) continue;
+      if (b_supporting[q] < 0) b_supporting[q] = supporting(y, b.corners, eps);
+      if (!b_supporting[q]) continue;
+      candidates.emplace_back(d_area + d1 + d2, p, q);
     }
+  }
+  std::stable_sort(candidates.begin(), candidates.end(), [](const auto& u, const auto& v) { return std::get<0>(u) < std::get<0>(v); });
+  if (candidates.size() > kTriesPerPair) candidates.resize(kTriesPerPair);
+  for (const auto& [d, p, q] : candidates) {
+    if (budget == 0) break;
+    --budget;
+    const Cap& x = a.caps[p];
+    const Cap& y = b.caps[q];
+    Rigid T;
+    const double spacing = std::sqrt(x.area / double(kCapSamples));
+    const double overlap = glue(x, y, spacing, T);
+    if (dbg) std::fprintf(stderr, "  items %llu %llu caps %zu %zu (area %.1f %.1f): overlap %.3f\n", (unsigned long long)a.id,
+                          (unsigned long long)b.id, p, q, x.area, y.area, overlap);
+    if (overlap < options.min_overlap || overlap <= best.overlap) continue;
+    // Cut pieces lie on opposite sides of their cut: b, placed, in front of a's cap.
+    bool apart = true;
+    for (const V3& v : b.corners) apart = apart && x.normal.dot(T.apply(v) - x.centroid) >= -eps;
+    if (!apart) continue;
+    best = Gluing{p, q, T, overlap};
+  }
   return best;
 }
 
@@ -518,17 +543,30 @@ std::vector<Reassembly> reassemble_pieces(const std::vector<PieceInput>& pieces,
   // Best first, one gluing at a time: the two items of the best gluing become one, whose joined
   // caps may then glue to what none of its pieces could glue to alone.
   std::map<std::pair<uint64_t, uint64_t>, Gluing> known;
+  size_t budget = options.max_gluings;
   std::set<std::pair<uint32_t, uint32_t>> glued_caps;  // (piece, its cap)
+  // Copies of one part (same triangles, area and volume: a print farm's plate of sixteen
+  // brackets) are not glued to each other: each has the flat faces of the others, and glued back
+  // to back they make shapes nobody uploaded. (An evader who cuts a part exactly at a symmetry
+  // plane gets two such pieces too; they are still screened as pieces.)
+  auto copies = [&](const Item& a, const Item& b) {
+    if (a.members.size() != 1 || b.members.size() != 1) return false;
+    const ComponentInfo& x = pieces[looked[a.members[0]]].component;
+    const ComponentInfo& y = pieces[looked[b.members[0]]].component;
+    return x.triangle_count == y.triangle_count && std::fabs(x.area_mm2 - y.area_mm2) <= 1e-4 * x.area_mm2 &&
+           std::fabs(x.volume_mm3 - y.volume_mm3) <= 1e-4 * std::max(std::fabs(x.volume_mm3), 1e-12);
+  };
   while (items.size() >= 2) {
     size_t best_a = 0, best_b = 0;
     Gluing best;
     for (size_t a = 0; a < items.size(); ++a)
       for (size_t b = a + 1; b < items.size(); ++b) {
+        if (copies(items[a], items[b])) continue;
         // The item holding the larger piece keeps its frame.
         const size_t x = items[a].members.front() < items[b].members.front() ? a : b, y = x == a ? b : a;
         const auto key = std::make_pair(items[x].id, items[y].id);
         auto it = known.find(key);
-        if (it == known.end()) it = known.emplace(key, best_gluing(items[x], items[y], options, dbg)).first;
+        if (it == known.end()) it = known.emplace(key, best_gluing(items[x], items[y], options, budget, dbg)).first;
         if (it->second.overlap > best.overlap) best = it->second, best_a = x, best_b = y;
       }
     if (!(best.overlap > 0.0)) break;

@@ -38,6 +38,7 @@ struct ReassembleOptions {
   double min_cap_share = 0.01;       // of the piece's area: smaller flat faces are not caps worth gluing
   double area_tolerance = 0.02;      // two caps' areas and second moments agree within this
   double min_overlap = 0.9;          // of each cap's samples lying on the other once glued
+  size_t max_gluings = 128;          // gluings tried in one job (each is a small ICP), whatever it holds
 };
 
 // Clusters of pieces glued at congruent flat faces, each piece on the outer side of its partner's
