@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Cut pieces put back together at their caps (see reassemble.h).
 //
-// A cap is found as a flat face: the piece's triangles whose corners lie on one plane. Two caps of
-// one cut have the same area and the same second moments in their plane, so their principal axes
-// give the gluing up to the axes' signs (and, for a round cap, a turn about the normal); a 2D
-// rigid ICP on points sampled over both caps settles it, and the gluing is kept when each cap's
-// samples lie on the other and the two pieces lie on opposite sides of the plane. Gluings are
-// taken best first into a spanning forest, each cap at most once.
+// A cap is found as a flat face: the piece's triangles whose corners lie on one plane, bounded by
+// a sharp edge, with the piece behind it. Two caps of one cut have the same area and the same
+// second moments in their plane, so their principal axes give the gluing up to the axes' signs
+// (and, for a round cap, a turn about the normal); a 2D rigid ICP on points sampled over both
+// caps, then along their outlines, settles it, and the gluing is kept when each cap's samples lie
+// on the other and the two pieces lie on opposite sides of the plane. Gluings are made best first,
+// one at a time: the two pieces (or glued clusters) become one, whose coplanar caps are also tried
+// joined (a piece cut off across two others).
 #include "geometry/reassemble.h"
 
 #include <Eigen/Core>
@@ -15,7 +17,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -33,7 +34,7 @@ namespace {
 using V3 = Eigen::Vector3d;
 using V2 = Eigen::Vector2d;
 
-constexpr size_t kMaxPlanesPerPiece = 512;  // candidate planes tried per triangle (the largest faces come first)
+constexpr size_t kMaxPlanesPerPiece = 512;  // flat faces a piece may have (the largest first)
 constexpr double kMinSeedShare = 1e-4;     // a triangle this small does not start a plane of its own
 constexpr double kPlaneTolerance = 1e-3;   // of the piece's size L: a corner this close is on the plane
 constexpr size_t kCapSamples = 256;
