@@ -21,6 +21,7 @@
 #include "partscreen/io.h"
 #include "partscreen/pack.h"
 #include "partscreen/scan.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -203,27 +204,20 @@ bool have(const char* tool) {
   return std::system(cmd.c_str()) == 0;
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/partscreen-gcode-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
+using partscreen::test::TempDir;
 
 // Slices the meshes (one plate) with PrusaSlicer; returns the G-code path.
 std::string prusa_slice(const TempDir& dir, const std::vector<TestMesh>& meshes, const std::string& args,
                         const std::string& tag) {
   std::string inputs;
   for (size_t i = 0; i < meshes.size(); ++i) {
-    const std::string stl = dir.path + "/" + tag + "_" + std::to_string(i) + "_" + meshes[i].name + ".stl";
+    const std::string stl = dir.path() + "/" + tag + "_" + std::to_string(i) + "_" + meshes[i].name + ".stl";
     write_stl(stl, meshes[i]);
     inputs += " '" + stl + "'";
   }
-  const std::string out = dir.path + "/" + tag + ".gcode";
+  const std::string out = dir.path() + "/" + tag + ".gcode";
   const std::string cmd = "prusa-slicer --export-gcode " + args + " --output '" + out + "'" + inputs +
-                          " > '" + dir.path + "/" + tag + ".log' 2>&1";
+                          " > '" + dir.path() + "/" + tag + ".log' 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   return out;
 }
@@ -340,12 +334,12 @@ std::string cura_slice(const TempDir& dir, const std::vector<TestMesh>& meshes, 
                        const std::string& tag) {
   std::string cmd = "CuraEngine slice -j '" PARTSCREEN_TEST_DATA "/gcode/cura_test_printer.def.json' " + args;
   for (size_t i = 0; i < meshes.size(); ++i) {
-    const std::string stl = dir.path + "/" + tag + "_" + std::to_string(i) + "_" + meshes[i].name + ".stl";
+    const std::string stl = dir.path() + "/" + tag + "_" + std::to_string(i) + "_" + meshes[i].name + ".stl";
     write_stl(stl, meshes[i]);
     cmd += " -l '" + stl + "' -s mesh_position_x=" + std::to_string(40.0 * i - 20.0 * (meshes.size() - 1));
   }
-  const std::string out = dir.path + "/" + tag + ".gcode";
-  cmd += " -o '" + out + "' > '" + dir.path + "/" + tag + ".log' 2>&1";
+  const std::string out = dir.path() + "/" + tag + ".gcode";
+  cmd += " -o '" + out + "' > '" + dir.path() + "/" + tag + ".log' 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   return out;
 }
@@ -402,7 +396,7 @@ TEST(GcodeSlicers, CommentsStrippedSameResult) {
   TempDir dir;
   const std::vector<TestMesh> meshes = {box_with_hole(20, 15, 6, 3), cylinder(5, 6)};
   const std::string g = prusa_slice(dir, meshes, "--merge --skirts 1 --gcode-comments", "c");
-  const std::string bare = dir.path + "/bare.gcode";
+  const std::string bare = dir.path() + "/bare.gcode";
   ASSERT_EQ(std::system(("sed 's/;.*//' '" + g + "' > '" + bare + "'").c_str()), 0);
   const auto a = partscreen::read_gcode_file(g);
   const auto b = partscreen::read_gcode_file(bare);
@@ -470,17 +464,17 @@ TEST(GcodeSlicers, EvalSlicesSmallPartsAtTheirOwnSize) {
   std::vector<partscreen::ReferenceInput> inputs;
   std::vector<partscreen::EvalReference> refs;
   for (const TestMesh& m : parts) {
-    const std::string stl = dir.path + "/" + m.name + ".stl";
+    const std::string stl = dir.path() + "/" + m.name + ".stl";
     write_stl(stl, m);
     inputs.push_back(partscreen::ReferenceInput{stl, m.name, "demo", ""});
     refs.push_back({m.name, stl});
   }
-  const std::string pack_path = dir.path + "/refs.pack";
+  const std::string pack_path = dir.path() + "/refs.pack";
   partscreen::enroll(inputs, pack_path);
   partscreen::EvalOptions o;
   o.kinds = {"gcode_prusa", "gcode_cura"};
   o.cura_definition = PARTSCREEN_TEST_DATA "/gcode/cura_test_printer.def.json";
-  o.cases_dir = dir.path + "/cases";
+  o.cases_dir = dir.path() + "/cases";
   const partscreen::EvalReport r = partscreen::run_eval(partscreen::Pack::open(pack_path), {refs[0]}, {}, o);
   ASSERT_EQ(r.cases.size(), 2u);
   for (const partscreen::EvalCase& c : r.cases) {
@@ -548,7 +542,7 @@ TEST(GcodeSlicers, CuraSlopedPinionFacesTheMeshAndIsFlagged) {
   std::vector<partscreen::ReferenceInput> refs;
   for (const char* stem : {"pinion", "rotor", "spool", "anchor"})
     refs.push_back(partscreen::ReferenceInput{std::string(PARTSCREEN_CGAL_MESHES) + "/" + stem + ".off", stem, "demo", ""});
-  const std::string pack_path = dir.path + "/refs.pack";
+  const std::string pack_path = dir.path() + "/refs.pack";
   partscreen::enroll(refs, pack_path);
   const partscreen::ScanResult r = partscreen::scan_files({g}, partscreen::Pack::open(pack_path));
   EXPECT_EQ(r.verdict, partscreen::Verdict::flagged);

@@ -27,6 +27,7 @@
 
 using namespace partscreen;
 using iotest::assimp_model;
+using iotest::slurp;
 using iotest::occt_data;
 
 namespace {
@@ -52,17 +53,6 @@ void expect_closed_cube(const LoadedFile& f) {
   double e = extent(b, 0);
   EXPECT_NEAR(extent(b, 1), e, 1e-5 * e);
   EXPECT_NEAR(extent(b, 2), e, 1e-5 * e);
-}
-
-std::string slurp(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  std::string s;
-  if (!f) return s;
-  char buf[65536];
-  size_t r;
-  while ((r = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, r);
-  std::fclose(f);
-  return s;
 }
 
 FileFormat detect_text(const std::string& name, const std::string& s) {

@@ -25,11 +25,7 @@ namespace {
 
 using namespace partscreen;
 using iotest::assimp_model;
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
+using iotest::slurp;
 
 Eigen::Vector3d corner(const Mesh& m, size_t t, int k) {
   const size_t v = m.indices[3 * t + k];

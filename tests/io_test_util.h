@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +33,12 @@ inline bool exists(const std::string& p) {
 
 // Fails (not skips) when packaged data is missing: the setup script installs it.
 #define REQUIRE_FILE(p) ASSERT_TRUE(iotest::exists(p)) << "missing test data " << (p) << " (install the Debian package)"
+
+// A file's bytes ("" when it cannot be read).
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
 
 // Removed when the test process exits.
 inline std::string scratch_dir() { return partscreen::test::process_temp_dir("partscreen-iotest"); }

@@ -154,15 +154,18 @@ PieceCaps find_caps(const PieceInput& in, const ReassembleOptions& options) {
   std::vector<int32_t> plane_of(count, -1);
   for (size_t pi = 0; pi < planes.size(); ++pi)
     for (uint32_t k : planes[pi].tris) plane_of[k] = int32_t(pi);
+  // (Built when a face first passes on area: most pieces of a plate have none.)
   std::unordered_map<uint64_t, std::array<int32_t, 2>> edge_tris;
-  edge_tris.reserve(size_t(count) * 2);
   auto edge_key = [](uint32_t a, uint32_t b) { return a < b ? (uint64_t(a) << 32) | b : (uint64_t(b) << 32) | a; };
-  for (uint32_t k = 0; k < count; ++k)
-    for (int e = 0; e < 3; ++e) {
-      const uint32_t a = m.indices[3 * size_t(first + k) + e], b = m.indices[3 * size_t(first + k) + (e + 1) % 3];
-      auto [it, fresh] = edge_tris.try_emplace(edge_key(a, b), std::array<int32_t, 2>{int32_t(k), -1});
-      if (!fresh) it->second[1] = int32_t(k);
-    }
+  auto build_edges = [&] {
+    edge_tris.reserve(size_t(count) * 2);
+    for (uint32_t k = 0; k < count; ++k)
+      for (int e = 0; e < 3; ++e) {
+        const uint32_t a = m.indices[3 * size_t(first + k) + e], b = m.indices[3 * size_t(first + k) + (e + 1) % 3];
+        auto [it, fresh] = edge_tris.try_emplace(edge_key(a, b), std::array<int32_t, 2>{int32_t(k), -1});
+        if (!fresh) it->second[1] = int32_t(k);
+      }
+  };
   // A cut leaves a sharp edge all around its cap (the surface it crossed meets the cap at an
   // angle); a facet of a finely tessellated curved surface meets its neighbours almost flat, and
   // on a tessellated part there are hundreds of congruent facets to try against each other.
@@ -197,6 +200,7 @@ PieceCaps find_caps(const PieceInput& in, const ReassembleOptions& options) {
       second += area[k] / 12.0 * (v[0] * v[0].transpose() + v[1] * v[1].transpose() + v[2] * v[2].transpose() + s * s.transpose());
     }
     if (cap.area < options.min_cap_share * out.area) continue;
+    if (edge_tris.empty()) build_edges();
     std::vector<std::pair<V3, V3>> edges;
     if (outline_of(pi, edges) < kMinSharpShare) continue;
     // The outline sampled evenly: it fixes a cap's turn and place far better than its inside.

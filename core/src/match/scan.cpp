@@ -58,10 +58,9 @@ struct Part {
   bool whole_file = false;
   std::vector<uint32_t> members;
   // Cut pieces glued back at their caps (geometry/reassemble.h), screened like a whole file: its
-  // own mesh (the pieces placed together) and the (file, component) of every piece.
+  // own mesh (the pieces placed together) and every piece's own part.
   bool reassembled = false;
   std::shared_ptr<const Mesh> own_mesh;
-  std::vector<std::pair<uint32_t, uint32_t>> pieces_of;
   std::vector<uint32_t> piece_parts;       // the pieces' own parts
   std::vector<Similarity> piece_placement;  // each piece's own frame -> this part's
   Cloud dense;
@@ -258,7 +257,6 @@ void add_reassembled_parts(std::vector<Part>& parts, const std::vector<const Loa
     r.runs = {all};
     for (size_t k = 0; k < a.pieces.size(); ++k) {
       const uint32_t i = part_of[a.pieces[k]];
-      r.pieces_of.push_back({parts[i].file, parts[i].component});
       r.piece_parts.push_back(i);
       Similarity placed;
       placed.rotation = a.placements[k].rotation.cast<float>();
@@ -267,8 +265,8 @@ void add_reassembled_parts(std::vector<Part>& parts, const std::vector<const Loa
     }
     r.own_mesh = std::make_shared<const Mesh>(std::move(a.mesh));
     if (debug_enabled()) {
-      std::fprintf(stderr, "reassembled %zu pieces:", r.pieces_of.size());
-      for (auto& [f, c] : r.pieces_of) std::fprintf(stderr, " file %u comp %u", f, c);
+      std::fprintf(stderr, "reassembled %zu pieces:", r.piece_parts.size());
+      for (uint32_t i : r.piece_parts) std::fprintf(stderr, " file %u comp %u", parts[i].file, parts[i].component);
       std::fprintf(stderr, " (area %.1f)\n", r.area);
     }
     parts.push_back(std::move(r));
@@ -1427,8 +1425,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   // (nor is a whole-file part a piece of another file's anchor: its own bodies are tried instead).
   auto overlaps_whole_file = [&](uint32_t anchor, uint32_t i) {
     const Part& a = parts[anchor];
-    const bool piece_of_anchor = std::any_of(a.pieces_of.begin(), a.pieces_of.end(), [&](const auto& fc) {
-      return fc.first == parts[i].file && fc.second == parts[i].component;
+    // (By file and component: a piece's enclosed surface is that piece too.)
+    const bool piece_of_anchor = std::any_of(a.piece_parts.begin(), a.piece_parts.end(), [&](uint32_t k) {
+      return parts[k].file == parts[i].file && parts[k].component == parts[i].component;
     });
     return parts[i].whole_file || piece_of_anchor || (a.whole_file && !a.reassembled && parts[i].file == a.file);
   };
@@ -1841,14 +1840,15 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       const Part& part = parts[u.part];
       if (part.reassembled) {
         // Each piece with what it explains in place: the reference moved back with the piece.
-        for (size_t k = 0; k < part.pieces_of.size(); ++k) {
+        for (size_t k = 0; k < part.piece_parts.size(); ++k) {
+          const Part& piece = parts[part.piece_parts[k]];
           const Similarity& P = part.piece_placement[k];
           Similarity back;  // reference -> the piece's own frame
           back.rotation = P.rotation.transpose() * u.transform.rotation;
           back.scale = u.transform.scale;
           back.translation = P.rotation.transpose() * (u.transform.translation - P.translation);
-          const double share = measure_coverage(parts[part.piece_parts[k]], pd, ref, back, fit, nullptr).area;
-          match.parts.push_back(MatchPart{files[part.pieces_of[k].first]->path, part.pieces_of[k].second, share, false, true});
+          const double share = measure_coverage(piece, pd, ref, back, fit, nullptr).area;
+          match.parts.push_back(MatchPart{files[piece.file]->path, piece.component, share, false, true});
         }
         continue;
       }
