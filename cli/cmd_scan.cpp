@@ -48,6 +48,13 @@ void print_human(const ScanResult& r, bool all) {
       std::printf("          filled in where the reference stands: the upload adds no material beyond the\n"
                   "          reference's bounding box, so what is deep inside its material lowers the score\n"
                   "          too (another design as likely as a disguise: a person compares the two)\n");
+    if (m.wall_mismatch >= 0.005)
+      std::printf("          %.0f%% of the reference's thin walls are another thickness here (over 20%% off at\n"
+                  "          this scale)%s\n",
+                  100.0 * m.wall_mismatch,
+                  m.wall_mismatch >= 0.3 ? ": thickened, or stretched across its thickness - not the\n"
+                                           "          reference resized, so it stays in review: a person compares the two"
+                                         : "");
     std::printf("          scale %.3f%s, %s\n", m.scale,
                 std::fabs(m.scale - 25.4) / 25.4 < 0.1 || std::fabs(m.scale * 25.4 - 1) < 0.1 ? " (an inch/mm unit change)" : "",
                 m.mirrored ? "mirrored" : "not mirrored");

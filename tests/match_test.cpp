@@ -734,6 +734,54 @@ TEST(SiblingDesigns, SamePanelWithAnotherOpeningIsNotFlagged) {
     }
 }
 
+// The same panel with a plate half again as thick (3 -> 4.5 mm), and the panel stretched 1.4x
+// across its thickness: the coverage tolerance (1.2% of the panel's size, about 1.7 mm) holds
+// both faces of the thicker plate, so coverage alone flags them; their walls are another
+// thickness than the reference's at any one scale, so they go to review. Copies keep the walls
+// they were drawn with, whatever their pose, scale, unit or mesh, and stay flagged.
+TEST(SiblingDesigns, ThickerPlateGoesToReviewWhileCopiesAreFlagged) {
+  using eval::BooleanOp;
+  const auto panel = [](float plate) {
+    Mesh m;
+    EXPECT_TRUE(eval::apply_booleans(box_mesh({0, 0, 0}, {120, 70, plate}),
+                                     {{BooleanOp::unite, box_mesh({0, 67, 0}, {120, 70, 18})},
+                                      {BooleanOp::subtract, box_mesh({6, 6, -1}, {10, 10, 8})},
+                                      {BooleanOp::subtract, box_mesh({110, 6, -1}, {114, 10, 8})},
+                                      {BooleanOp::subtract, box_mesh({40, 22, -1}, {90, 47, 8})}},
+                                     m));
+    return m;
+  };
+  const Mesh reference = panel(3.f);
+  TempDir dir("partscreen_walls");
+  const Pack pack = enroll_one(dir, reference, "panel");
+  Mesh stretched = reference;
+  for (size_t i = 2; i < stretched.positions.size(); i += 3) stretched.positions[i] *= 1.4f;
+  const std::vector<std::pair<std::string, Mesh>> others = {{"4.5 mm plate", panel(4.5f)}, {"stretched 1.4x across", stretched}};
+  for (const auto& [name, other] : others)
+    for (uint64_t seed = 1; seed <= 2; ++seed) {
+      const ScanResult r = scan_loaded(job_of(make_variant(other, VariantKind::scale, seed)), pack, two_threads());
+      ASSERT_FALSE(r.matches.empty()) << name;
+      const Match& m = r.matches[0];
+      std::printf("%s seed %llu: %s score %.3f coverage %.3f walls off %.3f scale %.3f\n", name.c_str(), (unsigned long long)seed,
+                  verdict_name(r.verdict), m.score, m.coverage, m.wall_mismatch, m.scale);
+      EXPECT_GE(m.coverage, r.flag_score) << name << " seed " << seed << ": coverage alone no longer flags it; the case tests nothing";
+      EXPECT_GE(m.wall_mismatch, 0.3) << name << " seed " << seed;
+      EXPECT_EQ(r.verdict, Verdict::review) << name << " seed " << seed << " score " << m.score;
+    }
+  for (VariantKind kind : {VariantKind::rigid, VariantKind::mirror, VariantKind::scale, VariantKind::unit_up,
+                           VariantKind::subdivide, VariantKind::noise})
+    for (uint64_t seed = 1; seed <= 2; ++seed) {
+      const Variant v = make_variant(reference, kind, seed);
+      const ScanResult r = scan_loaded(job_of(v), pack, two_threads());
+      ASSERT_FALSE(r.matches.empty()) << v.name;
+      const Match& m = r.matches[0];
+      std::printf("%s seed %llu: %s score %.3f walls off %.3f\n", v.name.c_str(), (unsigned long long)seed, verdict_name(r.verdict),
+                  m.score, m.wall_mismatch);
+      EXPECT_LT(m.wall_mismatch, 0.15) << v.name << " seed " << seed;
+      EXPECT_EQ(r.verdict, Verdict::flagged) << v.name << " seed " << seed << " score " << m.score;
+    }
+}
+
 // A sibling that lacks one whole region of the reference (a wide opening where the reference is
 // solid: 13.6% of its surface, one connected region) is not flagged, while copies drilled with
 // fifteen holes, which lack half as much in several smaller regions, are. The region is what

@@ -134,7 +134,7 @@ TEST_F(ScanCli, JsonContract) {
   ASSERT_FALSE(j["matches"].empty());
   for (const json& m : j["matches"]) {
     for (const char* k : {"reference", "category", "label"}) EXPECT_TRUE(m[k].is_string()) << k;
-    for (const char* k : {"score", "coverage", "scale", "explained", "absent", "hidden"}) EXPECT_TRUE(m[k].is_number()) << k;
+    for (const char* k : {"score", "coverage", "scale", "explained", "absent", "hidden", "wall_mismatch"}) EXPECT_TRUE(m[k].is_number()) << k;
     EXPECT_TRUE(m["mirrored"].is_boolean());
     EXPECT_TRUE(m["filled_in"].is_boolean());
     ASSERT_TRUE(m["transform"].is_array());

@@ -68,6 +68,12 @@ struct Match {
   // the reference's bounding box (fused dummy material sticks out), so it is another design as
   // likely as a disguise, and hidden surface deeper than the fit tolerance lowers the score.
   bool filled_in = false;
+  // The share of the reference's thin walls (measured where the job shows both of a wall's faces)
+  // whose thickness in the job differs from the reference's at this match's scale by more than
+  // 20%: a thickened copy or a look-alike stretched across its thickness, which the coverage
+  // tolerance cannot tell from the reference. From 0.3 (with 10 walls measured) the score stays in
+  // the review band. 0 when not measured (as absent and hidden).
+  double wall_mismatch = 0.0;
   double scale = 1.0;     // upload size / reference size
   bool mirrored = false;
   std::array<double, 16> transform{};  // row-major 4x4, reference -> upload (first piece)

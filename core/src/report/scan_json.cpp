@@ -34,6 +34,7 @@ std::string scan_result_json(const ScanResult& r) {
                            {"absent", r4(m.absent)},
                            {"hidden", r4(m.hidden)},
                            {"filled_in", m.filled_in},
+                           {"wall_mismatch", r4(m.wall_mismatch)},
                            {"scale", r4(m.scale)},
                            {"mirrored", m.mirrored},
                            {"transform", transform},
