@@ -45,6 +45,16 @@ try {
     }
     return { canvas: [c.width, c.height], drawnPixels: drawn, redPixels: red };
   }));
+  // The notes a reviewer reads under a match: a clean copy has none; a cut, fused, thickened
+  // one says so in words.
+  out.notes = await page.evaluate(() => ({
+    plain: window.__review.matchNotes({ absent: 0, hidden: 0, wall_mismatch: 0, explained: 0.95, scale: 1, filled_in: false,
+                                        parts: [{ file: 'a.stl', component: 0, reassembled: false, enclosed: false }] }),
+    odd: window.__review.matchNotes({ absent: 0.12, hidden: 0.24, wall_mismatch: 0.45, explained: 0.4, scale: 25.3, filled_in: true,
+                                      parts: [{ file: 'a.stl', component: 0, reassembled: true, enclosed: false },
+                                              { file: 'a.stl', component: 1, reassembled: true, enclosed: false }] }),
+    rows: [...document.querySelectorAll('#matches tbody tr')].map((tr) => tr.className || 'match'),
+  }));
   await page.screenshot({ path: screenshot });
   await page.fill('#reason', 'browser test: reviewed the highlighted regions');
   await page.click('#approve');

@@ -43,6 +43,13 @@ class ReviewPageTest(unittest.TestCase):
             if job.get("result", {}).get("matches") and out["points"] > 0:
                 self.assertGreater(out["highlighted"], 0)
                 self.assertGreater(out["redPixels"], 100)
+            notes = out["notes"]
+            self.assertEqual(notes["plain"], [])
+            odd = " | ".join(notes["odd"])
+            for said in ("2 cut pieces glued back", "12% of the reference missing", "24% of the reference inside",
+                         "filled in", "45% of its thin walls", "makes up 40%", "inch/mm"):
+                self.assertIn(said, odd)
+            self.assertEqual(notes["rows"].count("match"), len(job["result"]["matches"]))
             self.assertTrue(out["status"].startswith("Approved"))
             self.assertNotIn(job["id"], out["queueAfter"])
             self.assertTrue(os.path.getsize(shot) > 10000)

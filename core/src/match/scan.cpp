@@ -1902,7 +1902,6 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       // whose scores fall from 0.72-0.83 to 0.18-0.68. Copies of a reference that fits loosely
       // (z_cover_right: mirrored, remeshed, re-saved) show up to 2.4% deep.
       match.filled_in = miss.deep > 0.0 && share_outside_box(object, pd, ref, first.transform) < kFilledInOutside;
-
       // The region weight is for matches coverage alone would flag (siblings); a piece of a cut
       // part uploaded alone also lacks the rest of the reference in open space, and its match
       // must stay listed (at a low score) for the service to add it to the job's later pieces.

@@ -194,6 +194,27 @@ async function loadQueue() {
   return jobs;
 }
 
+// Why a match scores as it does, in a reviewer's words, from the scan's own fields (README, JSON
+// contract): pieces and where they are, what of the reference is missing and where it went, thin
+// walls of another thickness, a unit mistake. Empty for a whole, plain copy.
+function matchNotes(m) {
+  const pct = (x) => Math.round(100 * x) + '%';
+  const notes = [];
+  const parts = m.parts || [];
+  const carriers = new Set(parts.map((p) => p.file + '#' + p.component)).size;
+  if (parts.some((p) => p.reassembled)) notes.push(`found in ${carriers} cut pieces glued back together at their flat cut faces`);
+  else if (carriers > 1) notes.push(`spread over ${carriers} parts of the job (pieces, or a part split across files)`);
+  if (parts.some((p) => p.enclosed)) notes.push('inside a closed cavity: not visible from outside');
+  if (m.absent >= 0.02) notes.push(`${pct(m.absent)} of the reference missing where the upload has open space (another design there?)`);
+  if (m.hidden >= 0.02) notes.push(`${pct(m.hidden)} of the reference inside the upload's material (fused, buried or filled in)`);
+  if (m.filled_in) notes.push('filled in where the reference stands: the upload adds nothing beyond its box');
+  if (m.wall_mismatch >= 0.3) notes.push(`${pct(m.wall_mismatch)} of its thin walls are another thickness: thickened or stretched, not resized`);
+  if (m.explained < 0.6) notes.push(`the reference makes up ${pct(m.explained)} of the part that carries it`);
+  if (Math.abs(m.scale / 25.4 - 1) < 0.1 || Math.abs(m.scale * 25.4 - 1) < 0.1) notes.push('an inch/mm unit change');
+  return notes;
+}
+state.matchNotes = matchNotes;  // the browser test checks it on made-up matches
+
 async function openJob(id) {
   state.rendered = false;
   for (const li of $('queue').children) li.classList.toggle('current', li.dataset.id === id);
@@ -218,6 +239,16 @@ async function openJob(id) {
       tr.append(td);
     }
     body.append(tr);
+    const notes = matchNotes(m);
+    if (notes.length) {
+      const why = document.createElement('tr');
+      why.className = 'why';
+      const td = document.createElement('td');
+      td.colSpan = 5;
+      td.textContent = notes.join('; ');
+      why.append(td);
+      body.append(why);
+    }
   }
   $('decisions').replaceChildren(...job.decisions.map((d) => {
     const li = document.createElement('li');
