@@ -53,7 +53,7 @@ void print_human(const ScanResult& r, bool all) {
                   "          this scale)%s\n",
                   100.0 * m.wall_mismatch,
                   m.wall_mismatch >= 0.3 ? ": thickened, or stretched across its thickness - not the\n"
-                                           "          reference resized, so it stays in review: a person compares the two"
+                                           "          reference resized, so it is not flagged: a person compares the two"
                                          : "");
     std::printf("          scale %.3f%s, %s\n", m.scale,
                 std::fabs(m.scale - 25.4) / 25.4 < 0.1 || std::fabs(m.scale * 25.4 - 1) < 0.1 ? " (an inch/mm unit change)" : "",
