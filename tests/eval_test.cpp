@@ -307,7 +307,7 @@ TEST_F(EvalTest, CollisionModeFlagsACopyAndListsTheRest) {
 }
 
 // Through the program: a run stopped by its case limit is finished by the same command, and the
-// report equals a run made in one go.
+// report equals a run made in one go (the resumed cases' match details included).
 TEST_F(EvalTest, CommandResumesFromItsJournal) {
   TempDir t("partscreen_eval_resume");
   const std::string refs_dir = t.file("refs"), dist_dir = t.file("benign");
@@ -335,7 +335,8 @@ TEST_F(EvalTest, CommandResumesFromItsJournal) {
     std::vector<std::string> keys;
     for (const json& c : j["cases"])
       keys.push_back(c["id"].get<std::string>() + "|" + c["name"].get<std::string>() + "|" + c["verdict"].get<std::string>() + "|" +
-                     std::to_string(c["score"].get<double>()));
+                     std::to_string(c["score"].get<double>()) + "|" + std::to_string(c["hidden"].get<double>()) + "|" +
+                     std::to_string(c["wall_mismatch"].get<double>()));
     return keys;
   };
   const auto a = cases(t.file("a")), b = cases(t.file("b"));

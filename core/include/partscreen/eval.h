@@ -61,8 +61,9 @@ struct EvalCase {
   double score = 0.0;              // best match's score, 0 when none
   double coverage = 0.0;
   double explained = 0.0;          // best match's Match::explained
-  double absent = 0.0;             // best match's Match::absent and hidden
+  double absent = 0.0;             // best match's Match::absent, hidden and wall_mismatch
   double hidden = 0.0;
+  double wall_mismatch = 0.0;
   double scale = 0.0;              // best match's Match::scale (upload / reference), 0 when none
   double scan_ms = 0.0;            // scan_files() wall time, reading the files included
   double make_ms = 0.0;            // making the case (transform, write, slice)

@@ -585,6 +585,7 @@ EvalReport run_eval(const Pack& pack, const std::vector<EvalReference>& referenc
         c.explained = res.matches[0].explained;
         c.absent = res.matches[0].absent;
         c.hidden = res.matches[0].hidden;
+        c.wall_mismatch = res.matches[0].wall_mismatch;
         c.scale = res.matches[0].scale;
       }
       for (const FileReport& f : res.files)

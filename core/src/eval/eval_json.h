@@ -24,6 +24,7 @@ inline nlohmann::ordered_json case_to_json(const EvalCase& c) {
   j["explained"] = c.explained;
   j["absent"] = c.absent;
   j["hidden"] = c.hidden;
+  j["wall_mismatch"] = c.wall_mismatch;
   j["scale"] = c.scale;
   j["scan_ms"] = c.scan_ms;
   j["make_ms"] = c.make_ms;
@@ -50,6 +51,7 @@ EvalCase case_from_json(const Json& j) {
   c.explained = j.value("explained", 0.0);
   c.absent = j.value("absent", 0.0);
   c.hidden = j.value("hidden", 0.0);
+  c.wall_mismatch = j.value("wall_mismatch", 0.0);
   c.scale = j.value("scale", 0.0);
   c.scan_ms = j.value("scan_ms", 0.0);
   c.make_ms = j.value("make_ms", 0.0);
