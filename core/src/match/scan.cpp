@@ -482,7 +482,22 @@ bool outside_walls(const Part& part, const Vec3& placed_normal) {
 struct Coverage { double area = 0.0, salient = 0.0; };
 
 // The fit criterion (ScanOptions::coverage_tolerance, normal_agreement).
-struct FitCriterion { float tolerance = 0.015f; float normal = 0.7f; };
+struct FitCriterion {
+  float tolerance = 0.015f;
+  float normal = 0.7f;
+  // How near a reference point placed at `scale` must lie to the upload to count as on it: the
+  // tolerance share of the placed reference's size, or 1.5 upload sampling spacings if coarser.
+  float distance(float size_mm, float scale, float dense_spacing) const {
+    return std::max(tolerance * size_mm * scale, 1.5f * dense_spacing);
+  }
+};
+
+// The coarsest sampling among an object's parts (what a distance test on all of them can resolve).
+float coarsest_spacing(const std::vector<const Part*>& object) {
+  float spacing = 0.f;
+  for (const Part* part : object) spacing = std::max(spacing, part->dense_spacing);
+  return spacing;
+}
 
 Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T,
                           const FitCriterion& fit, std::vector<uint8_t>* covered) {
@@ -490,7 +505,7 @@ Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, 
   if (covered) covered->assign(rec.keypoint_count, 0);
   // Too small for this part's sampling to tell (see kMinReferenceShare): explains nothing.
   if (T.scale * rec.size_mm < kMinReferenceShare * size_of_area(part.area)) return Coverage{};
-  const float tol = std::max(fit.tolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
+  const float tol = fit.distance(rec.size_mm, T.scale, part.dense_spacing);
   double hit = 0.0, total = 0.0, shit = 0.0, stotal = 0.0;
   for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
@@ -547,9 +562,7 @@ MissingSurface classify_missing(const std::vector<const Part*>& object, const Pa
   // Near the surface the side of the nearest surface point tells material from open space (thin
   // walls included); farther away, the winding number of the parts' coarse clouds does (Barill
   // et al. 2018, "Fast winding numbers for soups and clouds": no closed mesh needed).
-  float dense_spacing = 0.f;
-  for (const Part* part : object) dense_spacing = std::max(dense_spacing, part->dense_spacing);
-  const float tol = std::max(fit.tolerance * rec.size_mm * T.scale, 1.5f * dense_spacing);
+  const float tol = fit.distance(rec.size_mm, T.scale, coarsest_spacing(object));
   const float near = std::max(4.f * tol, 0.05f * rec.size_mm * T.scale);
   // A spread subset of the missing keypoints stands for all of them (each by its weight).
   const size_t stride = (missing.size() + 599) / 600;
@@ -665,8 +678,7 @@ WallCheck wall_thickness(const std::vector<const Part*>& object, const PackData&
   WallCheck out;
   const ReferenceRecord& rec = pack.reference_records[ref];
   if (object.empty() || rec.keypoint_count < 8 || covered.size() != rec.keypoint_count) return out;
-  float dense_spacing = 0.f;
-  for (const Part* part : object) dense_spacing = std::max(dense_spacing, part->dense_spacing);
+  const float dense_spacing = coarsest_spacing(object);
   std::vector<Vec3> pos(rec.keypoint_count), nrm(rec.keypoint_count);
   for (uint32_t k = 0; k < rec.keypoint_count; ++k) {
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
@@ -676,7 +688,7 @@ WallCheck wall_thickness(const std::vector<const Part*>& object, const PackData&
   const float spacing = kKeypointFraction * rec.size_mm;
   const float max_wall = kThinWall * rec.size_mm;
   const PointGrid grid(pos, max_wall);
-  const float tol = std::max(fit.tolerance * rec.size_mm * T.scale, 1.5f * dense_spacing);
+  const float tol = fit.distance(rec.size_mm, T.scale, dense_spacing);
   // The object's face nearest to p (upload coordinates) facing n: its offset along n, or NaN.
   auto face_offset = [&](const Vec3& p, const Vec3& n, float reach) {
     float best = std::numeric_limits<float>::max(), off = std::numeric_limits<float>::quiet_NaN();
@@ -817,7 +829,7 @@ std::vector<Similarity> principal_axis_poses(const Part& part, const PackData& p
 // 200), three times the coverage tolerance, normals within 60 degrees. Only for ranking poses.
 double rough_coverage(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T, const FitCriterion& fit) {
   const ReferenceRecord& rec = pack.reference_records[ref];
-  const float tol = 3.f * std::max(fit.tolerance * rec.size_mm * T.scale, 1.5f * part.dense_spacing);
+  const float tol = 3.f * fit.distance(rec.size_mm, T.scale, part.dense_spacing);
   const uint32_t step = std::max<uint32_t>(1, rec.keypoint_count / 200);
   double hit = 0.0, total = 0.0;
   for (uint32_t k = 0; k < rec.keypoint_count; k += step) {
