@@ -183,8 +183,11 @@ PointGrid::PointGrid(const std::vector<Vec3>& points, float cell) : points_(&poi
   std::vector<std::array<int32_t, 3>> cells(n);
   for (size_t i = 0; i < n; ++i)
     cells[i] = {cell_coord(points[i].x(), 0), cell_coord(points[i].y(), 1), cell_coord(points[i].z(), 2)};
-  // Dense when the box holds at most about four cells per point (parts, their clouds and their
-  // keypoints: always, at the cells used here); a few points spread far apart take the hash table.
+  // Dense when the box holds at most 32 cells per point (128 bytes of cell starts per point): parts'
+  // clouds at the cells used here hold one or more points per cell, a placed reference's keypoints
+  // at the reach of a fit 5-16 cells per point (at four, these took the hash table, and its probes
+  // were a seventh of a scan of a finely tessellated upload). A few points spread far apart take
+  // the hash table.
   int top[3] = {0, 0, 0};
   for (const auto& c : cells)
     for (int d = 0; d < 3; ++d) top[d] = std::max(top[d], c[d]);
@@ -195,7 +198,7 @@ PointGrid::PointGrid(const std::vector<Vec3>& points, float cell) : points_(&poi
   }
   sorted_.resize(n);
   sorted_points_.resize(n);
-  if (n && box <= std::max<size_t>(4 * n, 4096)) {
+  if (n && box <= std::max<size_t>(32 * n, 4096)) {
     // Counting sort by cell number: linear, and points keep their input order within a cell.
     std::vector<uint32_t> cell_of(n);
     first_.assign(box + 1, 0);

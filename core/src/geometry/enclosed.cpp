@@ -274,6 +274,48 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
     const float q[3] = {o[0] + best * d[0], o[1] + best * d[1], o[2] + best * d[2]};
     return side_sees_outside(q, d, 1.f);
   };
+  // A triangle much smaller than the noise on its vertices (a finely tessellated upload with
+  // vertex noise) has a normal pointing anywhere, and stepping along it runs inside the thickened
+  // surface on both sides. Such triangles get a second look along the normal of their
+  // neighbourhood: the mean of their corners' normals, each the area-weighted mean over the
+  // triangles around that corner. Built on the first triangle that needs it (clean meshes rarely do).
+  std::vector<uint32_t> corner_vertex;  // the component's vertices, sorted
+  std::vector<float> corner_normal;     // 3 per vertex of corner_vertex
+  auto build_corner_normals = [&] {
+    corner_vertex.assign(mesh.indices.begin() + 3 * size_t(first), mesh.indices.begin() + 3 * size_t(end));
+    std::sort(corner_vertex.begin(), corner_vertex.end());
+    corner_vertex.erase(std::unique(corner_vertex.begin(), corner_vertex.end()), corner_vertex.end());
+    corner_normal.assign(3 * corner_vertex.size(), 0.f);
+    for (uint32_t t = first; t < end; ++t) {
+      float a[3], bb[3], c[3];
+      vertex(mesh, t, 0, a);
+      vertex(mesh, t, 1, bb);
+      vertex(mesh, t, 2, c);
+      const float e1[3] = {bb[0] - a[0], bb[1] - a[1], bb[2] - a[2]}, e2[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
+      const float m[3] = {e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]};
+      for (int k = 0; k < 3; ++k) {
+        const size_t v = size_t(std::lower_bound(corner_vertex.begin(), corner_vertex.end(), mesh.indices[3 * size_t(t) + k]) -
+                                corner_vertex.begin());
+        for (int a2 = 0; a2 < 3; ++a2) corner_normal[3 * v + a2] += m[a2];
+      }
+    }
+  };
+  auto smoothed_normal = [&](uint32_t t, float out[3]) {
+    if (corner_vertex.empty()) build_corner_normals();
+    float sum[3] = {0.f, 0.f, 0.f};
+    for (int k = 0; k < 3; ++k) {
+      const size_t v = size_t(std::lower_bound(corner_vertex.begin(), corner_vertex.end(), mesh.indices[3 * size_t(t) + k]) -
+                              corner_vertex.begin());
+      const float* m = &corner_normal[3 * v];
+      const float l = std::sqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2]);
+      if (l > 0.f)
+        for (int a = 0; a < 3; ++a) sum[a] += m[a] / l;
+    }
+    const float l = std::sqrt(sum[0] * sum[0] + sum[1] * sum[1] + sum[2] * sum[2]);
+    if (!(l > 0.f)) return false;
+    for (int a = 0; a < 3; ++a) out[a] = sum[a] / l;
+    return true;
+  };
   uint32_t run_start = 0;
   bool in_run = false;
   double run_area = 0.0;
@@ -322,7 +364,11 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
     bool hidden = false;
     if (len > 0.f) {
       for (float& x : n) x /= len;
-      hidden = !side_sees_outside(centroid, n, 1.f) && !side_sees_outside(centroid, n, -1.f) && !skin_of_cell(t, centroid, n);
+      hidden = !side_sees_outside(centroid, n, 1.f) && !side_sees_outside(centroid, n, -1.f);
+      float sm[3];
+      const bool smooth = hidden && smoothed_normal(t, sm);
+      if (smooth) hidden = !side_sees_outside(centroid, sm, 1.f) && !side_sees_outside(centroid, sm, -1.f);
+      hidden = hidden && !skin_of_cell(t, centroid, smooth ? sm : n);
     }
     if (hidden) {
       if (!in_run) {
