@@ -2,6 +2,7 @@
 // clean_mesh / split_components / measure_component on generated shapes with known measures,
 // and a cross-check of the component split against CGAL's connected_components.
 #include <gtest/gtest.h>
+#include <Eigen/Geometry>
 
 #include <CGAL/Polygon_mesh_processing/connected_components.h>
 #include <CGAL/Polygon_mesh_processing/measure.h>
@@ -11,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "geometry/copies.h"
 #include "io/stl.h"
 #include "partscreen/geometry.h"
 #include "stl_fixtures.h"
@@ -210,3 +212,53 @@ TEST(GeometryCgal, ComponentsMatchCgal) {
   std::printf("cross-checked %d assimp models\n", real);
   EXPECT_GE(real, 1);
 }
+
+// A plate of instances: the torus, and copies of it turned about a slanted axis and moved (one
+// 2 m out, where float coordinates are rounded coarser), are copies of the first; its mirror image,
+// a copy with one vertex moved by 1% of its size, and a cube are not. Each copy names the first
+// torus and the placement that carries it there, corner for corner.
+TEST(Geometry, RigidCopiesAreFoundCornerForCorner) {
+  const std::vector<Tri> part = torus(24, 12, 10.f, 3.f);
+  auto placed = [&](float angle, float tx, float ty, float tz, float mirror_x) {
+    const Eigen::Matrix3f R = Eigen::AngleAxisf(angle, Eigen::Vector3f(1.f, 2.f, 0.5f).normalized()).toRotationMatrix();
+    std::vector<Tri> out = part;
+    for (Tri& t : out) {
+      for (int k = 0; k < 3; ++k) {
+        Eigen::Vector3f p(mirror_x * t[3 * k], t[3 * k + 1], t[3 * k + 2]);
+        p = R * p + Eigen::Vector3f(tx, ty, tz);
+        for (int a = 0; a < 3; ++a) t[3 * k + a] = p[a];
+      }
+      if (mirror_x < 0.f) std::swap_ranges(t.begin() + 3, t.begin() + 6, t.begin() + 6);  // outward again
+    }
+    return out;
+  };
+  std::vector<Tri> nudged = placed(0.3f, 0.f, 80.f, 0.f, 1.f);
+  nudged[5][0] += 0.26f;  // 1% of the torus's 26 mm
+  std::vector<Tri> plate = part;
+  for (const std::vector<Tri>& more : {placed(1.1f, 60.f, 0.f, 0.f, 1.f), placed(0.f, 0.f, 40.f, 5.f, 1.f), placed(2.5f, 2000.f, -30.f, 0.f, 1.f),
+                                       placed(0.7f, -60.f, 0.f, 0.f, -1.f), nudged, cube(8.f, 0.f, -60.f, 0.f)})
+    plate = concat(plate, more);
+  Mesh m = welded(plate);
+  const std::vector<ComponentInfo> comps = split_components(m);
+  ASSERT_EQ(comps.size(), 7u);
+  std::vector<detail::ComponentRef> items;
+  for (const ComponentInfo& c : comps) items.push_back({&m, c});
+  const std::vector<detail::RigidCopy> copies = detail::find_rigid_copies(items);
+  ASSERT_EQ(copies.size(), 7u);
+  const int32_t expected[7] = {-1, 0, 0, 0, -1, -1, -1};
+  for (size_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(copies[i].source, expected[i]) << "component " << i;
+    if (copies[i].source < 0) continue;
+    const Eigen::Map<const Eigen::Matrix<float, 3, 3, Eigen::RowMajor>> R(copies[i].rotation);
+    const Eigen::Map<const Eigen::Vector3f> t(copies[i].translation);
+    double worst = 0.0;
+    for (uint32_t k = 0; k < 3 * comps[0].triangle_count; ++k) {
+      const Eigen::Map<const Eigen::Vector3f> a(&m.positions[3 * m.indices[3 * comps[0].first_triangle + k]]);
+      const Eigen::Map<const Eigen::Vector3f> b(&m.positions[3 * m.indices[3 * comps[i].first_triangle + k]]);
+      worst = std::max(worst, double((R * a + t - b).norm()));
+    }
+    EXPECT_LT(worst, 1e-3) << "component " << i;
+    EXPECT_NEAR(R.determinant(), 1.f, 1e-4f);
+  }
+}
+

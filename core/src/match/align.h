@@ -16,6 +16,15 @@ struct Similarity {
   Eigen::Vector3f apply(const Eigen::Vector3f& p) const { return scale * (rotation * p) + translation; }
 };
 
+// outer after inner: compose(outer, inner).apply(p) == outer.apply(inner.apply(p)).
+inline Similarity compose(const Similarity& outer, const Similarity& inner) {
+  Similarity out;
+  out.rotation = outer.rotation * inner.rotation;
+  out.scale = outer.scale * inner.scale;
+  out.translation = outer.scale * (outer.rotation * inner.translation) + outer.translation;
+  return out;
+}
+
 enum class Handedness { proper, mirrored, best };
 
 // Least-squares similarity mapping src[i] -> dst[i] (Umeyama, PAMI 1991), with the reflection

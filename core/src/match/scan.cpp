@@ -12,10 +12,12 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <sys/stat.h>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -24,6 +26,7 @@
 
 #include "features/features.h"
 #include "features/params.h"
+#include "geometry/copies.h"
 #include "geometry/enclosed.h"
 #include "geometry/reassemble.h"
 #include "match/align.h"
@@ -69,7 +72,32 @@ struct Part {
   Cloud coarse;          // dense averaged at kIcpFraction * L: what ICP aligns to (cheap, smooth)
   PointGrid coarse_grid;
   std::vector<Features> rungs;  // index j - kRungMin
+  // An exact rigid copy of another part of the job (geometry/copies.h): described by moving that
+  // part's clouds and features, and given its fits moved, instead of verified again.
+  int32_t copy_of = -1;      // that part's index
+  Similarity copy_placement;  // its frame -> this part's
 };
+
+// A part's clouds and features moved rigidly (a copy's, from its source's): descriptors and
+// salience do not change under a rigid motion.
+Cloud moved_cloud(const Cloud& c, const Similarity& P) {
+  Cloud out = c;
+  for (Vec3& p : out.points) p = P.apply(p);
+  for (Vec3& n : out.normals) n = P.rotation * n;
+  for (Vec3& p : out.anchor_points) p = P.apply(p);
+  for (Vec3& n : out.anchor_normals) n = P.rotation * n;
+  return out;
+}
+
+void describe_copy(Part& part, const Part& source) {
+  part.dense = moved_cloud(source.dense, part.copy_placement);
+  part.dense_spacing = source.dense_spacing;
+  part.dense_grid = PointGrid(part.dense.points, std::max(part.dense_spacing * 4.f, 1e-6f));
+  part.coarse = moved_cloud(source.coarse, part.copy_placement);
+  part.coarse_grid = PointGrid(part.coarse.points, std::max(0.03f * size_of_area(part.area), 1e-6f));
+  part.rungs = source.rungs;
+  for (Features& f : part.rungs) f.keypoints = moved_cloud(f.keypoints, part.copy_placement);
+}
 
 // A descriptor pair: upload keypoint (rung, index) <-> pack keypoint.
 struct Pair {
@@ -1311,6 +1339,28 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       parts.push_back(std::move(p));
     }
   }
+  // Exact rigid copies among the components (a plate of instances): each shape is described and
+  // verified once. Keyed by (file, component) until the part list is final.
+  std::map<std::pair<uint32_t, uint32_t>, std::pair<std::pair<uint32_t, uint32_t>, Similarity>> copy_source;
+  {
+    std::vector<ComponentRef> items;
+    std::vector<std::pair<uint32_t, uint32_t>> keys;
+    for (const Part& p : parts)
+      if (p.component < files[p.file]->components.size()) {
+        items.push_back(ComponentRef{&files[p.file]->mesh, files[p.file]->components[p.component]});
+        keys.push_back({p.file, p.component});
+      }
+    const std::vector<RigidCopy> copies = find_rigid_copies(items);
+    for (size_t i = 0; i < copies.size(); ++i) {
+      if (copies[i].source < 0) continue;
+      Similarity P;
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) P.rotation(r, c) = copies[i].rotation[3 * r + c];
+        P.translation[r] = copies[i].translation[r];
+      }
+      copy_source[keys[i]] = {keys[size_t(copies[i].source)], P};
+    }
+  }
   // Enclosed surface (a part buried in a hollow shell held by sprues is one component with the
   // shell): screened as a part of its own when it is a real share of its component.
   {
@@ -1321,11 +1371,34 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         mesh_parts.push_back(i);
     const auto t_enclosed = Clock::now();
     std::vector<EnclosedSurface> enclosed(mesh_parts.size());
+    std::map<std::pair<uint32_t, uint32_t>, size_t> slot;  // (file, component) -> k
+    for (size_t k = 0; k < mesh_parts.size(); ++k) slot[{parts[mesh_parts[k]].file, parts[mesh_parts[k]].component}] = k;
+    auto source_slot = [&](size_t k) -> size_t {  // a copy's source's k, or SIZE_MAX
+      auto c = copy_source.find({parts[mesh_parts[k]].file, parts[mesh_parts[k]].component});
+      if (c == copy_source.end()) return SIZE_MAX;
+      auto s = slot.find(c->second.first);
+      return s == slot.end() ? SIZE_MAX : s->second;
+    };
     tbb::parallel_for(size_t(0), mesh_parts.size(), [&](size_t k) {
+      if (source_slot(k) != SIZE_MAX) return;
       const Part& p = parts[mesh_parts[k]];
       const LoadedFile& file = *files[p.file];
       enclosed[k] = enclosed_surface(file.mesh, file.components[p.component]);
     });
+    // A copy's enclosed surface is its source's, triangle for triangle.
+    for (size_t k = 0; k < mesh_parts.size(); ++k) {
+      const size_t s = source_slot(k);
+      if (s == SIZE_MAX) continue;
+      const Part& p = parts[mesh_parts[k]];
+      const Part& q = parts[mesh_parts[s]];
+      const ComponentInfo& mine = files[p.file]->components[p.component];
+      const ComponentInfo& theirs = files[q.file]->components[q.component];
+      enclosed[k] = enclosed[s];
+      for (ComponentInfo& r : enclosed[k].runs) {
+        r.first_triangle = r.first_triangle - theirs.first_triangle + mine.first_triangle;
+        r.bounds = mine.bounds;  // (runs carry no bounds of their own)
+      }
+    }
     if (debug_enabled()) std::fprintf(stderr, "enclosed surfaces: %.1f ms\n", ms_since(t_enclosed));
     for (size_t k = 0; k < mesh_parts.size(); ++k) {
       if (debug_enabled())
@@ -1359,6 +1432,21 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   }
   add_whole_file_parts(parts, files);
   add_reassembled_parts(parts, files);
+  {
+    std::map<std::tuple<uint32_t, uint32_t, bool>, int32_t> index;  // (file, component, enclosed) -> part
+    auto plain = [&](const Part& p) { return !p.whole_file && !p.reassembled && !p.own_mesh && p.component < files[p.file]->components.size(); };
+    for (size_t i = 0; i < parts.size(); ++i)
+      if (plain(parts[i])) index[{parts[i].file, parts[i].component, parts[i].enclosed}] = int32_t(i);
+    for (Part& p : parts) {
+      if (!plain(p)) continue;
+      auto c = copy_source.find({p.file, p.component});
+      if (c == copy_source.end()) continue;
+      auto s = index.find({c->second.first.first, c->second.first.second, p.enclosed});
+      if (s == index.end()) continue;  // its source was not screened
+      p.copy_of = s->second;
+      p.copy_placement = c->second.second;
+    }
+  }
   // Dense points per part follow its share of the job's surface (a 2% slab beside the main body
   // needs no main-body sampling), between a floor and the per-part cap, within the job budget.
   double job_area = 0.0;
@@ -1373,6 +1461,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   };
   tbb::parallel_for(size_t(0), parts.size(), [&](size_t i) {
     Part& p = parts[i];
+    if (p.copy_of >= 0) return;  // moved from its source below
     const size_t points_per_part = points_for(p);
     const LoadedFile& file = *files[p.file];
     if (p.enclosed) {
@@ -1399,15 +1488,21 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     }
     build_part_features(p, points_per_part);
   });
+  tbb::parallel_for(size_t(0), parts.size(), [&](size_t i) {
+    if (parts[i].copy_of >= 0) describe_copy(parts[i], parts[size_t(parts[i].copy_of)]);
+  });
   result.timings.features_ms = ms_since(t_features);
 
   auto t_candidates = Clock::now();
   std::vector<std::vector<Pair>> pairs(parts.size());
   std::vector<std::vector<Vote>> votes(parts.size());
   tbb::parallel_for(size_t(0), parts.size(), [&](size_t i) {
+    if (parts[i].copy_of >= 0) return;
     pairs[i] = options.use_index ? query_index(parts[i], pd) : query_exhaustive(parts[i], pd);
     votes[i] = tally(pairs[i], pd);
   });
+  for (size_t i = 0; i < parts.size(); ++i)  // (a copy's keypoints are its source's, in order)
+    if (parts[i].copy_of >= 0) pairs[i] = pairs[size_t(parts[i].copy_of)], votes[i] = votes[size_t(parts[i].copy_of)];
   // Candidate references: strongest vote over all parts, best first.
   std::unordered_map<uint32_t, double> ref_strength;
   for (auto& vs : votes)
@@ -1430,6 +1525,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     std::sort(by_area.begin(), by_area.end(), [&](uint32_t a, uint32_t b) { return parts[a].area > parts[b].area; });
     // Whole-file parts (at most one per file) come on top of the kPartsWithOwnCandidates largest.
     for (size_t k = 0, own = 0; k < by_area.size(); ++k) {
+      if (parts[by_area[k]].copy_of >= 0) continue;  // its source's votes
       if (!parts[by_area[k]].whole_file && own++ >= kPartsWithOwnCandidates) continue;
       std::vector<Vote> v = votes[by_area[k]];
       std::sort(v.begin(), v.end(), [](const Vote& a, const Vote& b) { return a.strength > b.strength || (a.strength == b.strength && a.reference < b.reference); });
@@ -1447,6 +1543,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   for (auto& [s, ref] : ranked)
     for (uint32_t i = 0; i < parts.size(); ++i)
       for (const Vote& v : votes[i])
+        if (parts[i].copy_of < 0)  // (a copy gets its source's fits)
         if (v.reference == ref && (v.strength >= options.min_vote * 0.5 || !options.use_index)) tasks.push_back({ref, i, v.rung});
   // Each large part also gets its two best multi-body references that are on no list yet,
   // verified on that part alone. One body of a multi-body reference, laid on a plate apart from
@@ -1481,12 +1578,23 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     verify_piece(parts[task.part], pd, task.ref, task.rung, pairs[task.part], seed, fit, verified[t]);
     for (PieceMatch& m : verified[t]) m.part = task.part;
   });
+  std::vector<std::vector<uint32_t>> copies_of(parts.size());
+  for (uint32_t i = 0; i < parts.size(); ++i)
+    if (parts[i].copy_of >= 0) copies_of[size_t(parts[i].copy_of)].push_back(i);
   std::vector<PieceMatch> pieces;
   std::vector<uint32_t> piece_ref;
   for (size_t t = 0; t < tasks.size(); ++t)
     for (PieceMatch& m : verified[t]) {
+      const size_t at = pieces.size();
       pieces.push_back(std::move(m));
       piece_ref.push_back(tasks[t].ref);
+      for (uint32_t c : copies_of[pieces[at].part]) {  // the same fit, moved onto each copy
+        PieceMatch moved = pieces[at];
+        moved.part = c;
+        moved.transform = compose(parts[c].copy_placement, moved.transform);
+        pieces.push_back(std::move(moved));
+        piece_ref.push_back(tasks[t].ref);
+      }
     }
   if (debug_enabled()) {
     for (size_t i = 0; i < parts.size(); ++i) {
@@ -1747,9 +1855,12 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       std::stable_sort(mine.begin(), mine.end(), [](const PieceMatch* a, const PieceMatch* b) { return a->score > b->score; });
       size_t taken = 0;
       for (size_t k = 0; k < mine.size() && taken < kAnchorsPerHandedness; ++k) {
-        // (A stretched fit, which may not count, does not stand for the part's other fits.)
+        // (A stretched fit, which may not count, does not stand for the part's other fits. A copy's
+        // fit is its source's moved: the same anchor elsewhere on the plate.)
+        auto shape = [&](uint32_t part) { return parts[part].copy_of >= 0 ? uint32_t(parts[part].copy_of) : part; };
         const bool seen = std::any_of(anchors.end() - taken, anchors.end(), [&](const PieceMatch* a) {
-          return a->part == mine[k]->part && !a->stretched && std::fabs(std::log(a->transform.scale / mine[k]->transform.scale)) <= std::log(1.15);
+          return shape(a->part) == shape(mine[k]->part) && !a->stretched &&
+                 std::fabs(std::log(a->transform.scale / mine[k]->transform.scale)) <= std::log(1.15);
         });
         if (seen) continue;
         // A further anchor is worth an assembly only with another part that could be a piece of it.

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Internal: components that are exact rigid copies of one another (a slicer's plate of instances,
+// a print farm's plate of sixteen brackets, the same part in two files of a job), so the scan
+// describes and verifies each shape once.
+#include <cstdint>
+#include <vector>
+
+#include "partscreen/mesh.h"
+
+namespace partscreen::detail {
+
+struct ComponentRef {
+  const Mesh* mesh = nullptr;
+  ComponentInfo component;
+};
+
+struct RigidCopy {
+  int32_t source = -1;   // index of the earlier item this one copies, or -1
+  float rotation[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};  // row-major, proper (det +1)
+  float translation[3] = {0, 0, 0};                  // item = rotation * source + translation
+};
+
+// For each item, the first earlier item it is a copy of: the same triangles in the same order
+// (so the same triangle count and area), every corner within 1e-5 of the component's
+// size of the source's corner moved by one rotation and translation. Mirror images are not
+// copies (descriptors are not mirror-invariant). Each item is compared with at most
+// max_sources distinct shapes of its triangle count, so the work stays linear in the job.
+std::vector<RigidCopy> find_rigid_copies(const std::vector<ComponentRef>& items, size_t max_sources = 8);
+
+}  // namespace partscreen::detail
