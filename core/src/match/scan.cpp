@@ -1394,10 +1394,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       const ComponentInfo& mine = files[p.file]->components[p.component];
       const ComponentInfo& theirs = files[q.file]->components[q.component];
       enclosed[k] = enclosed[s];
-      for (ComponentInfo& r : enclosed[k].runs) {
-        r.first_triangle = r.first_triangle - theirs.first_triangle + mine.first_triangle;
-        r.bounds = mine.bounds;  // (runs carry no bounds of their own)
-      }
+      for (ComponentInfo& r : enclosed[k].runs) r.first_triangle = r.first_triangle - theirs.first_triangle + mine.first_triangle;
     }
     if (debug_enabled()) std::fprintf(stderr, "enclosed surfaces: %.1f ms\n", ms_since(t_enclosed));
     for (size_t k = 0; k < mesh_parts.size(); ++k) {
@@ -1542,9 +1539,9 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   std::vector<Task> tasks;
   for (auto& [s, ref] : ranked)
     for (uint32_t i = 0; i < parts.size(); ++i)
-      for (const Vote& v : votes[i])
-        if (parts[i].copy_of < 0)  // (a copy gets its source's fits)
-        if (v.reference == ref && (v.strength >= options.min_vote * 0.5 || !options.use_index)) tasks.push_back({ref, i, v.rung});
+      for (const Vote& v : votes[i])  // (a copy gets its source's fits, below)
+        if (parts[i].copy_of < 0 && v.reference == ref && (v.strength >= options.min_vote * 0.5 || !options.use_index))
+          tasks.push_back({ref, i, v.rung});
   // Each large part also gets its two best multi-body references that are on no list yet,
   // verified on that part alone. One body of a multi-body reference, laid on a plate apart from
   // its siblings, holds only its share of the reference's keypoints, so its vote is diluted: on
