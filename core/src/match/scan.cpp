@@ -1853,11 +1853,12 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       size_t taken = 0;
       for (size_t k = 0; k < mine.size() && taken < kAnchorsPerHandedness; ++k) {
         // (A stretched fit, which may not count, does not stand for the part's other fits. A copy's
-        // fit is its source's moved: the same anchor elsewhere on the plate.)
+        // fits are its source's moved: the same anchor elsewhere on the plate, stretched or not.)
         auto shape = [&](uint32_t part) { return parts[part].copy_of >= 0 ? uint32_t(parts[part].copy_of) : part; };
         const bool seen = std::any_of(anchors.end() - taken, anchors.end(), [&](const PieceMatch* a) {
-          return shape(a->part) == shape(mine[k]->part) && !a->stretched &&
-                 std::fabs(std::log(a->transform.scale / mine[k]->transform.scale)) <= std::log(1.15);
+          const bool near_scale = std::fabs(std::log(a->transform.scale / mine[k]->transform.scale)) <= std::log(1.15);
+          if (a->part == mine[k]->part) return !a->stretched && near_scale;
+          return shape(a->part) == shape(mine[k]->part) && a->transform.scale == mine[k]->transform.scale;
         });
         if (seen) continue;
         // A further anchor is worth an assembly only with another part that could be a piece of it.
