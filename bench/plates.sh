@@ -4,8 +4,8 @@
 # A print service's plate often holds N instances of one part. For each part named below (five
 # enrolled, five not), scans the part alone and a plate of N instances of it (each turned about z
 # and moved, one binary STL) on one thread, R times, alternating with --old (another partscreen
-# binary, e.g. a build of an earlier commit) when given. Prints the median scan time of each, the
-# plate/alone ratio and the verdicts, as a Markdown table.
+# binary, e.g. a build of an earlier commit) when given. Writes the median scan time of each, the
+# plate/alone ratio and the verdicts, as a Markdown table, to bench/results/plates.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 folder=/tmp/printed-parts copies=8 runs=3 old=""
@@ -63,6 +63,12 @@ m = d["matches"][0]["reference"] if d["matches"] else "-"
 print("%.1f %s %s" % (d["timings"]["total_ms"], d["verdict"], m))' || true
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+mkdir -p "$root/bench/results"
+{
+echo "# Plates of copies"
+echo
+echo "\`bench/plates.sh $folder --copies $copies --runs $runs${old:+ --old $old}\` on $(date -u +%Y-%m-%d), $(nproc) cores, one scan thread, partscreen $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo
 echo "| part | enrolled | triangles | engine | alone ms | plate of $copies ms | plate / alone | verdicts (alone, plate) |"
 echo "|---|---|---|---|---|---|---|---|"
 for n in "${enrolled[@]}" "${others[@]}"; do
@@ -91,3 +97,4 @@ for n in "${enrolled[@]}" "${others[@]}"; do
     echo "| $n | $in_pack | $tris | $e | $am | $pm | $ratio | ${verdicts[$e]} |"
   done
 done
+} | tee "$root/bench/results/plates.md"
