@@ -279,13 +279,28 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   // surface on both sides. Such triangles get a second look along the normal of their
   // neighbourhood: the mean of their corners' normals, each the area-weighted mean over the
   // triangles around that corner. Built on the first triangle that needs it (clean meshes rarely do).
-  std::vector<uint32_t> corner_vertex;  // the component's vertices, sorted
-  std::vector<float> corner_normal;     // 3 per vertex of corner_vertex
+  // (Corner normals are kept by vertex index over the component's range of indices, which split
+  // components keep compact; a range much wider than the component's corners maps through a
+  // sorted list of its vertices instead.)
+  std::vector<uint32_t> corner_vertex;  // sorted vertices, when the range is sparse
+  uint32_t first_vertex = 0;
+  std::vector<float> corner_normal;     // 3 per vertex
+  auto corner_slot = [&](uint32_t v) -> size_t {
+    if (corner_vertex.empty()) return size_t(v - first_vertex);
+    return size_t(std::lower_bound(corner_vertex.begin(), corner_vertex.end(), v) - corner_vertex.begin());
+  };
   auto build_corner_normals = [&] {
-    corner_vertex.assign(mesh.indices.begin() + 3 * size_t(first), mesh.indices.begin() + 3 * size_t(end));
-    std::sort(corner_vertex.begin(), corner_vertex.end());
-    corner_vertex.erase(std::unique(corner_vertex.begin(), corner_vertex.end()), corner_vertex.end());
-    corner_normal.assign(3 * corner_vertex.size(), 0.f);
+    const auto begin = mesh.indices.begin() + 3 * size_t(first), stop = mesh.indices.begin() + 3 * size_t(end);
+    const auto [lo, hi] = std::minmax_element(begin, stop);
+    first_vertex = *lo;
+    size_t slots = size_t(*hi - *lo) + 1;
+    if (slots > 4 * size_t(stop - begin)) {
+      corner_vertex.assign(begin, stop);
+      std::sort(corner_vertex.begin(), corner_vertex.end());
+      corner_vertex.erase(std::unique(corner_vertex.begin(), corner_vertex.end()), corner_vertex.end());
+      slots = corner_vertex.size();
+    }
+    corner_normal.assign(3 * slots, 0.f);
     for (uint32_t t = first; t < end; ++t) {
       float a[3], bb[3], c[3];
       vertex(mesh, t, 0, a);
@@ -294,19 +309,16 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
       const float e1[3] = {bb[0] - a[0], bb[1] - a[1], bb[2] - a[2]}, e2[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
       const float m[3] = {e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]};
       for (int k = 0; k < 3; ++k) {
-        const size_t v = size_t(std::lower_bound(corner_vertex.begin(), corner_vertex.end(), mesh.indices[3 * size_t(t) + k]) -
-                                corner_vertex.begin());
-        for (int a2 = 0; a2 < 3; ++a2) corner_normal[3 * v + a2] += m[a2];
+        float* sum = &corner_normal[3 * corner_slot(mesh.indices[3 * size_t(t) + k])];
+        for (int a2 = 0; a2 < 3; ++a2) sum[a2] += m[a2];
       }
     }
   };
   auto smoothed_normal = [&](uint32_t t, float out[3]) {
-    if (corner_vertex.empty()) build_corner_normals();
+    if (corner_normal.empty()) build_corner_normals();
     float sum[3] = {0.f, 0.f, 0.f};
     for (int k = 0; k < 3; ++k) {
-      const size_t v = size_t(std::lower_bound(corner_vertex.begin(), corner_vertex.end(), mesh.indices[3 * size_t(t) + k]) -
-                              corner_vertex.begin());
-      const float* m = &corner_normal[3 * v];
+      const float* m = &corner_normal[3 * corner_slot(mesh.indices[3 * size_t(t) + k])];
       const float l = std::sqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2]);
       if (l > 0.f)
         for (int a = 0; a < 3; ++a) sum[a] += m[a] / l;
