@@ -16,7 +16,8 @@ struct EnclosedSurface {
 
 // Voxelises the component's surface (cells of max extent / resolution), flood-fills the empty
 // cells reachable from outside its bounding box, and keeps the triangles from which neither side
-// (along the normal, so orientation does not matter) reaches that outside air: walls of closed
+// (along the normal, so orientation does not matter, nor along the neighbourhood's normal, which
+// vertex noise on tiny triangles does not scramble) reaches that outside air: walls of closed
 // cavities and whatever sits inside them. Openings narrower than ~2 * close_cells cells do not
 // count as open (a drain hole does not expose what the shell hides). Open pockets and wide holes
 // reach outside and are kept out; the solid interior of an ordinary part has no surface.
