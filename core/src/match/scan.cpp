@@ -89,12 +89,17 @@ Cloud moved_cloud(const Cloud& c, const Similarity& P) {
   return out;
 }
 
+// The neighbour grids over a part's dense and coarse clouds (dense_spacing set).
+void build_part_grids(Part& part) {
+  part.dense_grid = PointGrid(part.dense.points, std::max(part.dense_spacing * 4.f, 1e-6f));
+  part.coarse_grid = PointGrid(part.coarse.points, std::max(0.03f * size_of_area(part.area), 1e-6f));
+}
+
 void describe_copy(Part& part, const Part& source) {
   part.dense = moved_cloud(source.dense, part.copy_placement);
   part.dense_spacing = source.dense_spacing;
-  part.dense_grid = PointGrid(part.dense.points, std::max(part.dense_spacing * 4.f, 1e-6f));
   part.coarse = moved_cloud(source.coarse, part.copy_placement);
-  part.coarse_grid = PointGrid(part.coarse.points, std::max(0.03f * size_of_area(part.area), 1e-6f));
+  build_part_grids(part);
   part.rungs = source.rungs;
   for (Features& f : part.rungs) f.keypoints = moved_cloud(f.keypoints, part.copy_placement);
 }
@@ -216,10 +221,9 @@ constexpr int kWholeFileRungMax = 0;
 
 void build_part_features(Part& part, size_t points_per_part) {
   part.dense_spacing = dense_spacing(part.area, points_per_part);
-  part.dense_grid = PointGrid(part.dense.points, std::max(part.dense_spacing * 4.f, 1e-6f));
   const float L = size_of_area(part.area);
   part.coarse = voxel_average(part.dense, std::max(kIcpFraction * L, part.dense_spacing));
-  part.coarse_grid = PointGrid(part.coarse.points, std::max(0.03f * L, 1e-6f));
+  build_part_grids(part);
   const int lo = part.whole_file ? kWholeFileRungMin : kRungMin, hi = part.whole_file ? kWholeFileRungMax : kRungMax;
   std::vector<float> radii;
   for (int j = lo; j <= hi; ++j) radii.push_back(kRadiusFraction * L * rung_factor(j));
