@@ -52,9 +52,11 @@ void print_human(const ScanResult& r, bool all) {
       std::printf("          %.0f%% of the reference's thin walls are another thickness here (over 20%% off at\n"
                   "          this scale)%s\n",
                   100.0 * m.wall_mismatch,
-                  m.wall_mismatch >= 0.3 ? ": thickened, or stretched across its thickness - not the\n"
-                                           "          reference resized, so it is not flagged: a person compares the two"
-                                         : "");
+                  m.wall_mismatch >= 0.3   ? ": thickened, or stretched across its thickness - not the\n"
+                                             "          reference resized, so it is not flagged: a person compares the two"
+                  : m.wall_mismatch > 0.1 ? ": the share beyond 10% lowers the score (copies keep their\n"
+                                            "          walls; remeshing and noise move up to a tenth of them)"
+                                          : "");
     std::printf("          scale %.3f%s, %s\n", m.scale,
                 std::fabs(m.scale - 25.4) / 25.4 < 0.1 || std::fabs(m.scale * 25.4 - 1) < 0.1 ? " (an inch/mm unit change)" : "",
                 m.mirrored ? "mirrored" : "not mirrored");

@@ -53,6 +53,8 @@ try {
     odd: window.__review.matchNotes({ absent: 0.12, hidden: 0.24, wall_mismatch: 0.45, explained: 0.4, scale: 25.3, filled_in: true,
                                       parts: [{ file: 'a.stl', component: 0, reassembled: true, enclosed: false },
                                               { file: 'a.stl', component: 1, reassembled: true, enclosed: false }] }),
+    walls: window.__review.matchNotes({ absent: 0, hidden: 0, wall_mismatch: 0.19, explained: 0.8, scale: 0.76, filled_in: false,
+                                        parts: [{ file: 'a.stl', component: 0, reassembled: false, enclosed: false }] }),
     rows: [...document.querySelectorAll('#matches tbody tr')].map((tr) => tr.className || 'match'),
   }));
   await page.screenshot({ path: screenshot });

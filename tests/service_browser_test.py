@@ -49,6 +49,7 @@ class ReviewPageTest(unittest.TestCase):
             for said in ("2 cut pieces glued back", "12% of the reference missing", "24% of the reference inside",
                          "filled in", "45% of its thin walls", "makes up 40%", "inch/mm"):
                 self.assertIn(said, odd)
+            self.assertEqual(notes["walls"], ["19% of its thin walls are another thickness (lowers the score)"])
             self.assertEqual(notes["rows"].count("match"), len(job["result"]["matches"]))
             self.assertTrue(out["status"].startswith("Approved"))
             self.assertNotIn(job["id"], out["queueAfter"])

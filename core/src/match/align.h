@@ -25,6 +25,15 @@ inline Similarity compose(const Similarity& outer, const Similarity& inner) {
   return out;
 }
 
+// The inverse map: inverse(S).apply(S.apply(p)) == p.
+inline Similarity inverse(const Similarity& s) {
+  Similarity out;
+  out.rotation = s.rotation.transpose();
+  out.scale = 1.f / s.scale;
+  out.translation = -(out.scale * (out.rotation * s.translation));
+  return out;
+}
+
 enum class Handedness { proper, mirrored, best };
 
 // Least-squares similarity mapping src[i] -> dst[i] (Umeyama, PAMI 1991), with the reflection

@@ -199,9 +199,16 @@ constexpr double kFilledInWeight = 3.0;        // score lost per share of refere
 // are kWallMismatch or more of them so (at least kWallsMeasured walls) is not a similarity copy and
 // goes no higher than the middle of the review band. True copies on two benchmark draws (1,010
 // cases of every kind but pieces): at most 0.15 (a fused copy), 0.10 otherwise.
+// Below kWallMismatch the walls still count, in proportion: each share of them another thickness
+// beyond kWallSlack (what remeshing, noise and a fused block's seams account for in true copies:
+// 0.10 or less on those draws, bar the one fused copy at 0.15, which loses 0.05) costs the score
+// as much. Look-alikes with 13-22% of their walls off lose 0.03-0.12 (on three benchmark draws,
+// three leave the review band and none of the flagged ones changes verdict).
 constexpr double kWallOff = 1.2;
 constexpr double kWallMismatch = 0.3;
 constexpr size_t kWallsMeasured = 10;
+constexpr double kWallSlack = 0.1;
+constexpr double kWallWeight = 1.0;
 constexpr float kVolumeScaleSlack = 1.04f;     // the job scale from volumes, give or take this
 constexpr float kCapAreaScale = 1.08f;         // see the job-scale anchor in run_matching
 constexpr size_t kAnchorsPerHandedness = 4;    // assemblies tried per reference and handedness
@@ -967,6 +974,7 @@ struct Stretch {
   double ratio = 1.0;  // largest / smallest singular value of the best affine map
   double gain = 0.0;   // 1 - (affine RMS residual / similarity RMS residual), on the same pairs
   size_t pairs = 0;
+  Similarity nearest;  // the similarity nearest the affine map (its rotation, mean scale)
 };
 // With `only`, just the reference keypoints it marks take part (see stretched_fit).
 Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T,
@@ -1062,10 +1070,19 @@ Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, co
     ra += std::pow(e.m.dot(A * e.p + b - e.q), 2);
     rs += std::pow(e.m.dot(S * e.p + bs - e.q), 2);
   }
-  const Eigen::Vector3d sv = Eigen::JacobiSVD<Eigen::Matrix3d>(A).singularValues();
+  const Eigen::JacobiSVD<Eigen::Matrix3d> svd(A, Eigen::ComputeFullU | Eigen::ComputeFullV);
+  const Eigen::Vector3d sv = svd.singularValues();
   out.ratio = sv(0) / std::max(sv(2), 1e-12);
   out.gain = rs > 0.0 ? 1.0 - std::sqrt(ra / rs) : 0.0;
   out.pairs = pairs.size();
+  // x = A (p - c) / unit + b: the rotation of its polar decomposition, with the similarity's
+  // handedness, the mean singular value as the scale, and the keypoints' centroid kept in place.
+  Eigen::Matrix3d U = svd.matrixU();
+  const Eigen::Matrix3d V = svd.matrixV();
+  if ((U * V.transpose()).determinant() * double(T.rotation.determinant()) < 0.0) U.col(2) *= -1.0;
+  out.nearest.rotation = (U * V.transpose()).cast<float>();
+  out.nearest.scale = float(sv.mean() / unit);
+  out.nearest.translation = (b - double(out.nearest.scale) * (out.nearest.rotation.cast<double>() * c)).cast<float>();
   return out;
 }
 
@@ -1083,8 +1100,18 @@ constexpr double kStretchCheckedCoverage = 0.55;
 // of its size) leaves no room for a stretch the check would act on (12% and more moves the ends of
 // a part by several times the tolerance): such fits, most true matches, skip the affine ICP.
 constexpr double kStretchRoomless = 0.95;
-bool stretched_fit(const Part& part, const PackData& pack, uint32_t ref, const PieceMatch& m) {
+// An affine map that stays nearly isotropic but removes most of the similarity's residual means
+// the similarity ICP stopped short of the pose (a thin cover fused with a block settled at 0.84x,
+// where the affine map said 1.0x: gain 0.96, ratio 1.02). Its nearest similarity is then worth a
+// refit (`unstuck`).
+constexpr double kUnstuckGain = 0.5;
+bool stretched_fit(const Part& part, const PackData& pack, uint32_t ref, const PieceMatch& m, Similarity* unstuck = nullptr,
+                   bool* have_unstuck = nullptr) {
   const Stretch all = measure_stretch(part, pack, ref, m.transform, nullptr);
+  if (unstuck && have_unstuck) {
+    *have_unstuck = all.pairs > 0 && all.ratio <= kMaxStretch && all.gain >= kUnstuckGain;
+    if (*have_unstuck) *unstuck = all.nearest;
+  }
   const bool suspect = all.ratio > kMaxStretch && all.gain >= kStretchGain;
   Stretch own;
   if (suspect) own = measure_stretch(part, pack, ref, m.transform, &m.covered);
@@ -1267,8 +1294,8 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     // sparse check: descriptor inliers are few and noisy on such parts, the surface is not) is
     // refined too. A clear fit costs one ICP as before, and so does a leader too poor to be a
     // misplaced copy of the reference (then only a whole-part axis pose may compete).
-    PieceMatch chosen;
-    bool have = false;
+    PieceMatch chosen, displaced;
+    bool have = false, have_displaced = false;
     if (ransac_leader) chosen = refine(list[0].T, list[0].inliers), have = true;
     if (!settled && (!have || chosen.score < kSettledFit)) {
       const bool runners_up = have && chosen.score >= kDoubtFloor;
@@ -1282,6 +1309,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
       }
       if (pick < list.size()) {
         PieceMatch m = refine(list[pick].T, list[pick].inliers);
+        if (have && m.score > chosen.score && chosen.score >= kDoubtFloor) displaced = std::move(chosen), have_displaced = true;
         if (!have || m.score > chosen.score) chosen = std::move(m), have = true;
       }
     }
@@ -1292,9 +1320,39 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     // pieces of flat parts are checked and still misread (55-76% of a generated panel: 1.07-1.44),
     // so a stretched fit is kept, marked: it carries no match alone, but assembly may place it
     // among other pieces (see where assemblies are scored in run_matching).
-    chosen.stretched = std::max(chosen.coverage, chosen.score) >= kStretchCheckedCoverage &&
-                       std::max(chosen.coverage, chosen.score) < kStretchRoomless && stretched_fit(part, pack, ref, chosen);
+    auto check_stretch = [&](PieceMatch& m, Similarity* unstuck = nullptr, bool* have_unstuck = nullptr) {
+      m.stretched = std::max(m.coverage, m.score) >= kStretchCheckedCoverage && std::max(m.coverage, m.score) < kStretchRoomless &&
+                    stretched_fit(part, pack, ref, m, unstuck, have_unstuck);
+    };
+    Similarity unstuck;
+    bool have_unstuck = false;
+    check_stretch(chosen, fixed_scale <= 0.f ? &unstuck : nullptr, &have_unstuck);
+    if (have_unstuck && scale_allowed(unstuck.scale)) {
+      PieceMatch alt;
+      alt.transform = refine_icp(part, pack, ref, unstuck, 0.f, scale_slack);
+      const Coverage ac = measure_coverage(part, pack, ref, alt.transform, fit, &alt.covered);
+      alt.coverage = ac.area;
+      alt.score = ac.salient;
+      if (debug_enabled())
+        std::fprintf(stderr, "  unstuck ref %s: from scale %.3f (score %.3f) to %.3f: score %.3f\n", pack.references[ref].id.c_str(),
+                     chosen.transform.scale, chosen.score, alt.transform.scale, alt.score);
+      if (alt.score > chosen.score && alt.transform.scale * rec.size_mm >= min_size) {
+        chosen = std::move(alt);
+        check_stretch(chosen);
+      }
+    }
     settled = settled || (!chosen.stretched && chosen.score >= kSettledFit);
+    // A runner-up that beat the RANSAC leader but is stretched carries no match by itself: the
+    // whole reference shrunk onto a piece that is half of it (a half of a symmetric part, whose
+    // axis pose covers a little more than its true pose). The leader is kept beside it then, so
+    // assembly can anchor at its scale too.
+    if (chosen.stretched && have_displaced && displaced.transform.scale * rec.size_mm >= min_size) {
+      check_stretch(displaced);
+      if (!displaced.stretched) {
+        displaced.explained = with_explained ? explained_fraction(part, pack, ref, displaced.transform, fit) : -1.0;
+        out.push_back(std::move(displaced));
+      }
+    }
     chosen.explained = with_explained ? explained_fraction(part, pack, ref, chosen.transform, fit) : -1.0;
     out.push_back(std::move(chosen));
   }
@@ -1638,6 +1696,16 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     });
     return parts[i].whole_file || piece_of_anchor || (a.whole_file && !a.reassembled && parts[i].file == a.file);
   };
+  // Exact copies (see find_rigid_copies) are one shape: a fit of one is a fit of the others,
+  // moved by their placements.
+  auto shape_of = [&](uint32_t part) { return parts[part].copy_of >= 0 ? uint32_t(parts[part].copy_of) : part; };
+  auto moved_fit = [&](const PieceMatch& m, uint32_t to) {
+    auto placement = [&](uint32_t p) { return parts[p].copy_of >= 0 ? parts[p].copy_placement : Similarity{}; };
+    PieceMatch out = m;
+    out.part = to;
+    out.transform = compose(compose(placement(to), inverse(placement(m.part))), m.transform);
+    return out;
+  };
   // Per reference and handedness: the anchor, then the best consistent piece of every other part.
   auto assemble = [&](uint32_t ref, const PieceMatch& anchor) {
     const ReferenceRecord& rec = pd.reference_records[ref];
@@ -1666,9 +1734,19 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     // Every placement of every other part that agrees with the anchor: its own fits, the anchor's
     // transform, a fresh fit at the anchor's scale.
-    struct Candidates { uint32_t part; bool reverified = false; std::vector<PieceMatch> fits; std::vector<Pair> own_pairs; };
+    // (refit_begin: where the fits of the re-verification start.)
+    struct Candidates {
+      uint32_t part;
+      bool reverified = false;
+      std::vector<PieceMatch> fits;
+      std::vector<Pair> own_pairs;
+      size_t refit_begin = 0;
+    };
     std::vector<Candidates> cands;
     size_t reverified = 0;
+    // Exact copies of one shape (a plate of instances) fit alike: the first to be re-verified is
+    // fitted, and its fits are moved onto the others (the RANSACs would differ only by their seed).
+    std::unordered_map<uint32_t, size_t> refitted_shape;  // shape -> its first re-verified candidate
     for (const auto& [votes, i] : order) {
       Candidates c;
       c.part = i;
@@ -1692,9 +1770,19 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       }
       // A large piece is worth a fit without votes: cut pieces lose the descriptors that cross
       // the cut, and a piece's right rung may hold too few of the rest to vote.
-      if ((votes >= 0.5 * options.min_vote || parts[i].area >= kLargePieceShare * placed_area) && reverified < kMaxReverifiedParts) {
+      const bool worth_refit = votes >= 0.5 * options.min_vote || parts[i].area >= kLargePieceShare * placed_area;
+      const auto same_shape = refitted_shape.find(shape_of(i));
+      if (worth_refit && same_shape != refitted_shape.end()) {
+        const Candidates& first = cands[same_shape->second];
+        c.reverified = true;
+        c.own_pairs = first.own_pairs;
+        c.refit_begin = c.fits.size();
+        for (size_t f = first.refit_begin; f < first.fits.size(); ++f) c.fits.push_back(moved_fit(first.fits[f], i));
+      } else if (worth_refit && reverified < kMaxReverifiedParts) {
         ++reverified;
         c.reverified = true;
+        c.refit_begin = c.fits.size();
+        refitted_shape.emplace(shape_of(i), cands.size());
         std::vector<PieceMatch> again;
         const int rung = rung_for_scale(parts[i], rec, scale);
         c.own_pairs = query_reference(parts[i], pd, ref, rung);
@@ -1790,12 +1878,21 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         overlapped.push_back({best, c});
     }
     std::sort(overlapped.begin(), overlapped.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    // (Copies of one shape share these fits too while the explained surface stays as it was.)
+    std::unordered_map<uint32_t, std::pair<size_t, std::vector<PieceMatch>>> away_of_shape;  // shape -> (used.size(), fits)
     for (const auto& [best, c] : overlapped) {
       if (used.size() >= kMaxAssemblyParts) break;
       const uint32_t i = cands[c].part;
       std::vector<PieceMatch> again;
-      verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), cands[c].own_pairs, 0x5a5aull + i, fit, again, scale,
-                   hand, &covered, false);
+      const auto same_shape = away_of_shape.find(shape_of(i));
+      if (same_shape != away_of_shape.end() && same_shape->second.first == used.size()) {
+        for (const PieceMatch& m : same_shape->second.second) again.push_back(moved_fit(m, i));
+      } else {
+        verify_piece(parts[i], pd, ref, rung_for_scale(parts[i], rec, scale), cands[c].own_pairs, 0x5a5aull + i, fit, again, scale,
+                     hand, &covered, false);
+        for (PieceMatch& m : again) m.part = i;
+        away_of_shape[shape_of(i)] = {used.size(), again};
+      }
       double best_gain = 0.0;
       PieceMatch* pick = nullptr;
       for (PieceMatch& m : again) {
@@ -1858,11 +1955,10 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       for (size_t k = 0; k < mine.size() && taken < kAnchorsPerHandedness; ++k) {
         // (A stretched fit, which may not count, does not stand for the part's other fits. A copy's
         // fits are its source's moved: the same anchor elsewhere on the plate, stretched or not.)
-        auto shape = [&](uint32_t part) { return parts[part].copy_of >= 0 ? uint32_t(parts[part].copy_of) : part; };
         const bool seen = std::any_of(anchors.end() - taken, anchors.end(), [&](const PieceMatch* a) {
           const bool near_scale = std::fabs(std::log(a->transform.scale / mine[k]->transform.scale)) <= std::log(1.15);
           if (a->part == mine[k]->part) return !a->stretched && near_scale;
-          return shape(a->part) == shape(mine[k]->part) && a->transform.scale == mine[k]->transform.scale;
+          return shape_of(a->part) == shape_of(mine[k]->part) && a->transform.scale == mine[k]->transform.scale;
         });
         if (seen) continue;
         // A further anchor is worth an assembly only with another part that could be a piece of it.
@@ -2038,7 +2134,10 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       // reference resized: a person decides.
       const WallCheck walls = wall_thickness(object, pd, ref, first.transform, covered, fit);
       match.wall_mismatch = walls.walls >= kWallsMeasured ? walls.mismatch : 0.0;
-      if (match.wall_mismatch >= kWallMismatch) match.score = std::min(match.score, 0.5 * (options.review_score + options.flag_score));
+      if (match.wall_mismatch >= kWallMismatch)
+        match.score = std::min(match.score, 0.5 * (options.review_score + options.flag_score));
+      else
+        match.score = std::max(0.0, match.score - kWallWeight * std::max(0.0, match.wall_mismatch - kWallSlack));
       if (debug_enabled())
         std::fprintf(stderr, "  walls ref %s: %.3f of %zu thin walls another thickness\n", info.id.c_str(), walls.mismatch, walls.walls);
     }

@@ -209,6 +209,7 @@ function matchNotes(m) {
   if (m.hidden >= 0.02) notes.push(`${pct(m.hidden)} of the reference inside the upload's material (fused, buried or filled in)`);
   if (m.filled_in) notes.push('filled in where the reference stands: the upload adds nothing beyond its box');
   if (m.wall_mismatch >= 0.3) notes.push(`${pct(m.wall_mismatch)} of its thin walls are another thickness: thickened or stretched, not resized`);
+  else if (m.wall_mismatch > 0.1) notes.push(`${pct(m.wall_mismatch)} of its thin walls are another thickness (lowers the score)`);
   if (m.explained < 0.6) notes.push(`the reference makes up ${pct(m.explained)} of the part that carries it`);
   if (Math.abs(m.scale / 25.4 - 1) < 0.1 || Math.abs(m.scale * 25.4 - 1) < 0.1) notes.push('an inch/mm unit change');
   return notes;
