@@ -618,7 +618,7 @@ void append_mesh(Mesh& m, const Mesh& extra) {
 
 // A copy's fits are its source's moved by the copy's placement: compose(outer, inner) applies
 // inner, then outer, for turns, mirror images, scales and moves alike.
-TEST(Similarity, ComposeAppliesInnerThenOuter) {
+TEST(Similarity, ComposeAppliesInnerThenOuterAndInverseUndoes) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   auto random_similarity = [&](bool mirror) {
@@ -636,7 +636,10 @@ TEST(Similarity, ComposeAppliesInnerThenOuter) {
     for (int k = 0; k < 5; ++k) {
       const Eigen::Vector3f p(10.f * u(rng), 10.f * u(rng), 10.f * u(rng));
       EXPECT_LT((both.apply(p) - outer.apply(inner.apply(p))).norm(), 1e-3f);
+      EXPECT_LT((detail::inverse(outer).apply(outer.apply(p)) - p).norm(), 1e-3f);
+      EXPECT_LT((detail::compose(outer, detail::inverse(outer)).apply(p) - p).norm(), 1e-3f);
     }
+    EXPECT_EQ(detail::inverse(outer).mirrored(), outer.mirrored());
   }
 }
 
