@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sys/stat.h>
 #include <tuple>
@@ -1105,13 +1106,10 @@ constexpr double kStretchRoomless = 0.95;
 // where the affine map said 1.0x: gain 0.96, ratio 1.02). Its nearest similarity is then worth a
 // refit (`unstuck`).
 constexpr double kUnstuckGain = 0.5;
-bool stretched_fit(const Part& part, const PackData& pack, uint32_t ref, const PieceMatch& m, Similarity* unstuck = nullptr,
-                   bool* have_unstuck = nullptr) {
+bool stretched_fit(const Part& part, const PackData& pack, uint32_t ref, const PieceMatch& m,
+                   std::optional<Similarity>* unstuck = nullptr) {
   const Stretch all = measure_stretch(part, pack, ref, m.transform, nullptr);
-  if (unstuck && have_unstuck) {
-    *have_unstuck = all.pairs > 0 && all.ratio <= kMaxStretch && all.gain >= kUnstuckGain;
-    if (*have_unstuck) *unstuck = all.nearest;
-  }
+  if (unstuck && all.pairs > 0 && all.ratio <= kMaxStretch && all.gain >= kUnstuckGain) *unstuck = all.nearest;
   const bool suspect = all.ratio > kMaxStretch && all.gain >= kStretchGain;
   Stretch own;
   if (suspect) own = measure_stretch(part, pack, ref, m.transform, &m.covered);
@@ -1320,16 +1318,15 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     // pieces of flat parts are checked and still misread (55-76% of a generated panel: 1.07-1.44),
     // so a stretched fit is kept, marked: it carries no match alone, but assembly may place it
     // among other pieces (see where assemblies are scored in run_matching).
-    auto check_stretch = [&](PieceMatch& m, Similarity* unstuck = nullptr, bool* have_unstuck = nullptr) {
+    auto check_stretch = [&](PieceMatch& m, std::optional<Similarity>* unstuck = nullptr) {
       m.stretched = std::max(m.coverage, m.score) >= kStretchCheckedCoverage && std::max(m.coverage, m.score) < kStretchRoomless &&
-                    stretched_fit(part, pack, ref, m, unstuck, have_unstuck);
+                    stretched_fit(part, pack, ref, m, unstuck);
     };
-    Similarity unstuck;
-    bool have_unstuck = false;
-    check_stretch(chosen, fixed_scale <= 0.f ? &unstuck : nullptr, &have_unstuck);
-    if (have_unstuck && scale_allowed(unstuck.scale)) {
+    std::optional<Similarity> unstuck;
+    check_stretch(chosen, fixed_scale <= 0.f ? &unstuck : nullptr);
+    if (unstuck && scale_allowed(unstuck->scale)) {
       PieceMatch alt;
-      alt.transform = refine_icp(part, pack, ref, unstuck, 0.f, scale_slack);
+      alt.transform = refine_icp(part, pack, ref, *unstuck, 0.f, scale_slack);
       const Coverage ac = measure_coverage(part, pack, ref, alt.transform, fit, &alt.covered);
       alt.coverage = ac.area;
       alt.score = ac.salient;
@@ -1637,6 +1634,16 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
     verify_piece(parts[task.part], pd, task.ref, task.rung, pairs[task.part], seed, fit, verified[t]);
     for (PieceMatch& m : verified[t]) m.part = task.part;
   });
+  // Exact copies (see find_rigid_copies) are one shape: a fit of one is a fit of the others,
+  // moved by their placements.
+  auto shape_of = [&](uint32_t part) { return parts[part].copy_of >= 0 ? uint32_t(parts[part].copy_of) : part; };
+  auto moved_fit = [&](const PieceMatch& m, uint32_t to) {
+    auto placement = [&](uint32_t p) { return parts[p].copy_of >= 0 ? parts[p].copy_placement : Similarity{}; };
+    PieceMatch out = m;
+    out.part = to;
+    out.transform = compose(compose(placement(to), inverse(placement(m.part))), m.transform);
+    return out;
+  };
   std::vector<std::vector<uint32_t>> copies_of(parts.size());
   for (uint32_t i = 0; i < parts.size(); ++i)
     if (parts[i].copy_of >= 0) copies_of[size_t(parts[i].copy_of)].push_back(i);
@@ -1648,9 +1655,7 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       pieces.push_back(std::move(m));
       piece_ref.push_back(tasks[t].ref);
       for (uint32_t c : copies_of[pieces[at].part]) {  // the same fit, moved onto each copy
-        PieceMatch moved = pieces[at];
-        moved.part = c;
-        moved.transform = compose(parts[c].copy_placement, moved.transform);
+        PieceMatch moved = moved_fit(pieces[at], c);
         pieces.push_back(std::move(moved));
         piece_ref.push_back(tasks[t].ref);
       }
@@ -1695,16 +1700,6 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       return parts[k].file == parts[i].file && parts[k].component == parts[i].component;
     });
     return parts[i].whole_file || piece_of_anchor || (a.whole_file && !a.reassembled && parts[i].file == a.file);
-  };
-  // Exact copies (see find_rigid_copies) are one shape: a fit of one is a fit of the others,
-  // moved by their placements.
-  auto shape_of = [&](uint32_t part) { return parts[part].copy_of >= 0 ? uint32_t(parts[part].copy_of) : part; };
-  auto moved_fit = [&](const PieceMatch& m, uint32_t to) {
-    auto placement = [&](uint32_t p) { return parts[p].copy_of >= 0 ? parts[p].copy_placement : Similarity{}; };
-    PieceMatch out = m;
-    out.part = to;
-    out.transform = compose(compose(placement(to), inverse(placement(m.part))), m.transform);
-    return out;
   };
   // Per reference and handedness: the anchor, then the best consistent piece of every other part.
   auto assemble = [&](uint32_t ref, const PieceMatch& anchor) {
