@@ -816,8 +816,18 @@ double explained_fraction(const Part& part, const PackData& pack, uint32_t ref, 
 // (its area is the reference's at the scale the moments give), the part's axes are the
 // reference's, up to the sign of each axis: four proper poses and four mirrored ones. A global
 // start that needs no descriptor pairs, for parts where few pairs are right (flat or thin parts,
-// where one patch describes like any other). Empty when the part is not the whole reference or
-// its axes are ill-defined (two moments within 15%: any turn about the third axis fits).
+// where one patch describes like any other). When two moments are within 15% of each other (a
+// square grill, a square frame), only the third axis is defined: the poses then turn about it in
+// kAxisSweepStep steps, both ways up and both hands. Empty when the part is not the whole
+// reference or no axis is defined.
+constexpr int kAxisSweepStep = 15;      // degrees: ICP converges from half of it
+constexpr uint32_t kSweepSamples = 32;  // keypoints of the sparser check that ranks the turns
+constexpr size_t kSweepKept = 4;        // turns per hand ranked with the other poses
+// The turns are tried only beside a RANSAC fit that finds this much (a copy turned a quarter finds
+// its outline: 0.33-0.82 on a generated square grill and a benchmark fan grill). Without a fit
+// near that, they cost 6% of verification (in 60 corpus uploads against a 30-reference pack, most
+// with no candidate that fits) and found nothing.
+constexpr double kTurnsFloor = 0.3;
 std::vector<Similarity> principal_axis_poses(const Part& part, const PackData& pack, uint32_t ref) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   auto moments = [](auto&& each, Eigen::Vector3d& mean, Eigen::Matrix3d& axes, Eigen::Vector3d& spread) {
@@ -831,7 +841,7 @@ std::vector<Similarity> principal_axis_poses(const Part& part, const PackData& p
     Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> es(C / w);
     spread = es.eigenvalues().reverse();           // largest first
     axes = es.eigenvectors().rowwise().reverse();  // columns to match
-    return spread[2] > 0.0 && spread[0] > 1.15 * 1.15 * spread[1] && spread[1] > 1.15 * 1.15 * spread[2];
+    return spread[2] > 0.0;
   };
   Eigen::Vector3d mr, mu, sr, su;
   Eigen::Matrix3d Ar, Au;
@@ -845,17 +855,39 @@ std::vector<Similarity> principal_axis_poses(const Part& part, const PackData& p
     for (size_t i = 0; i < part.coarse.size(); ++i) f(part.coarse.points[i], part.coarse.weights[i]);
   }, mu, Au, su);
   if (!ok_part) return {};
+  // (Either side's pair of close moments makes the pair's axes arbitrary on both.)
+  auto close = [](const Eigen::Vector3d& s, int i) { return s[i] <= 1.15 * 1.15 * s[i + 1]; };
+  const bool close01 = close(sr, 0) || close(su, 0), close12 = close(sr, 1) || close(su, 1);
+  if (close01 && close12) return {};
   const double scale = std::sqrt(su.sum() / sr.sum());
   if (!scale_allowed(float(scale)) || std::fabs(std::log(part.area / (rec.area_mm2 * scale * scale))) > std::log(1.25)) return {};
+  // In the axes' frame: sign flips of the three axes, or, about a lone defined axis, turns.
+  std::vector<Eigen::Matrix3d> frame;
+  if (!close01 && !close12) {
+    for (int signs = 0; signs < 8; ++signs)
+      frame.push_back(Eigen::Vector3d(signs & 1 ? -1.0 : 1.0, signs & 2 ? -1.0 : 1.0, signs & 4 ? -1.0 : 1.0).asDiagonal());
+  } else {
+    const int lone = close01 ? 2 : 0, a = (lone + 1) % 3, b = (lone + 2) % 3;
+    for (double up : {1.0, -1.0})
+      for (double hand : {1.0, -1.0})
+        for (int deg = 0; deg < 360; deg += kAxisSweepStep) {
+          const double t = deg * 3.14159265358979323846 / 180.0;
+          Eigen::Matrix3d G = Eigen::Matrix3d::Zero();
+          G(lone, lone) = up;
+          G(a, a) = std::cos(t), G(a, b) = -hand * std::sin(t);
+          G(b, a) = std::sin(t), G(b, b) = hand * std::cos(t);
+          frame.push_back(G);
+        }
+  }
   // The moments of a fused or buried copy are its extra material's too (measured: a grill with a
-  // block fused on gives 1.18x): the poses are also tried at a prior scale within 1.3x.
+  // block fused on gives 1.18x): the poses are also tried at a prior scale within 1.3x (when it
+  // differs by more than 2%: the same poses again otherwise).
   std::vector<double> scales{scale};
-  if (const float q = prior_scale(float(scale), 1.3f); q > 0.f) scales.push_back(q);
+  if (const float q = prior_scale(float(scale), 1.3f); q > 0.f && std::fabs(std::log(q / scale)) > std::log(1.02)) scales.push_back(q);
   std::vector<Similarity> out;
   for (double sc : scales)
-    for (int signs = 0; signs < 8; ++signs) {
-      const Eigen::Vector3d d(signs & 1 ? -1.0 : 1.0, signs & 2 ? -1.0 : 1.0, signs & 4 ? -1.0 : 1.0);
-      const Eigen::Matrix3d R = Au * d.asDiagonal() * Ar.transpose();
+    for (const Eigen::Matrix3d& G : frame) {
+      const Eigen::Matrix3d R = Au * G * Ar.transpose();
       Similarity T;
       T.rotation = R.cast<float>();
       T.scale = float(sc);
@@ -867,10 +899,11 @@ std::vector<Similarity> principal_axis_poses(const Part& part, const PackData& p
 
 // A quick, loose coverage of an unrefined pose: a sparse subset of the reference keypoints (about
 // 200), three times the coverage tolerance, normals within 60 degrees. Only for ranking poses.
-double rough_coverage(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T, const FitCriterion& fit) {
+double rough_coverage(const Part& part, const PackData& pack, uint32_t ref, const Similarity& T, const FitCriterion& fit,
+                      uint32_t samples = 200) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   const float tol = 3.f * fit.distance(rec.size_mm, T.scale, part.dense_spacing);
-  const uint32_t step = std::max<uint32_t>(1, rec.keypoint_count / 200);
+  const uint32_t step = std::max<uint32_t>(1, rec.keypoint_count / samples);
   double hit = 0.0, total = 0.0;
   for (uint32_t k = 0; k < rec.keypoint_count; k += step) {
     const KeypointRecord& kp = pack.keypoints[rec.keypoint_begin + k];
@@ -1298,11 +1331,29 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     if (!settled && (!have || chosen.score < kSettledFit)) {
       const bool runners_up = have && chosen.score >= kDoubtFloor;
       double best_rough = have ? rough_coverage(part, pack, ref, list[0].T, fit) + kRoughMargin : kAxisPoseRough;
+      // Turns about a lone axis are many (48 per hand and scale): only the few that put the most
+      // surface in place on a sparser check go on to be ranked with the other poses, and only
+      // beside a fit that may be a misplaced copy (kTurnsFloor).
+      std::vector<uint8_t> swept_out(list.size(), 0);
+      std::vector<std::pair<double, size_t>> turns;
+      for (size_t i = have ? 1 : 0; i < list.size(); ++i)
+        if (list[i].inliers == 0) turns.push_back({0.0, i});
+      if (turns.size() > 8) {
+        const bool worth = have && chosen.score >= kTurnsFloor;
+        if (worth) {
+          for (auto& [r, i] : turns) r = -rough_coverage(part, pack, ref, list[i].T, fit, kSweepSamples);
+          std::sort(turns.begin(), turns.end());
+        }
+        for (size_t k = worth ? kSweepKept : 0; k < turns.size(); ++k) swept_out[turns[k].second] = 1;
+      }
       size_t pick = list.size();
       for (size_t i = have ? 1 : 0; i < list.size(); ++i) {
         const bool from_axes = list[i].inliers == 0;
+        if (swept_out[i]) continue;
         if (!from_axes && (!runners_up || list[i].inliers < 4 || list[i].inliers * 10 < best_inliers[h] * 6)) continue;
         const double r = rough_coverage(part, pack, ref, list[i].T, fit);
+        if (debug_enabled() && from_axes)
+          std::fprintf(stderr, "  axis pose ref %s hand %d: rough %.3f (to beat %.3f)\n", pack.references[ref].id.c_str(), h, r, best_rough);
         if (r > best_rough && (!from_axes || r >= kAxisPoseRough)) best_rough = r, pick = i;
       }
       if (pick < list.size()) {
@@ -1318,9 +1369,13 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     // pieces of flat parts are checked and still misread (55-76% of a generated panel: 1.07-1.44),
     // so a stretched fit is kept, marked: it carries no match alone, but assembly may place it
     // among other pieces (see where assemblies are scored in run_matching).
+    // (A fit short of that may still be a copy the similarity ICP left short of its pose: its
+    // affine map is measured for the refit alone, down to kDoubtFloor.)
     auto check_stretch = [&](PieceMatch& m, std::optional<Similarity>* unstuck = nullptr) {
-      m.stretched = std::max(m.coverage, m.score) >= kStretchCheckedCoverage && std::max(m.coverage, m.score) < kStretchRoomless &&
-                    stretched_fit(part, pack, ref, m, unstuck);
+      const double c = std::max(m.coverage, m.score);
+      const bool checked = c >= kStretchCheckedCoverage && c < kStretchRoomless;
+      const bool refit = unstuck && c >= kDoubtFloor && c < kStretchRoomless;
+      m.stretched = (checked || refit) && stretched_fit(part, pack, ref, m, unstuck) && checked;
     };
     std::optional<Similarity> unstuck;
     check_stretch(chosen, fixed_scale <= 0.f ? &unstuck : nullptr);
@@ -2027,17 +2082,47 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
         anchors.push_back(&job_anchors.back());
       }
     }
+    auto weight_of = [&](const std::vector<uint8_t>& mask) {  // reference surface a keypoint mask holds
+      double w = 0.0;
+      for (uint32_t k = 0; k < rec.keypoint_count; ++k) w += mask[k] * pd.keypoints[rec.keypoint_begin + k].weight;
+      return w;
+    };
+    // Views of several bodies together (a whole file, glued pieces) whose fit is stretched: see below.
+    std::vector<uint32_t> stretched_views;
+    for (size_t t : by_ref[ref])
+      if (pieces[t].stretched && parts[pieces[t].part].whole_file) stretched_views.push_back(pieces[t].part);
     for (const PieceMatch* anchor : anchors) {
       auto [covered, used] = assemble(ref, *anchor);
+      // A multi-body look-alike stretched unevenly (a chain link of another length, two of them
+      // to a file) is told by its whole-file view, whose fit covers enough of the reference for the
+      // stretch check; each body alone covers too little for it, and the bodies fitted one by one,
+      // each at its own compromise scale, would add up to the reference. An assembly that is such
+      // a view's bodies again, two or more of them carrying its coverage, is the same stretched
+      // fit. (A cut part's pieces in place fit as a whole unstretched; moved apart, their view
+      // fits too little to be checked.)
+      if (!stretched_views.empty()) {
+        bool same_fit = false;
+        for (uint32_t v : stretched_views) {
+          std::vector<uint8_t> mine(rec.keypoint_count, 0);
+          size_t members = 0;
+          for (const PieceMatch& u : used) {
+            if (parts[u.part].whole_file || !overlaps_whole_file(v, u.part)) continue;
+            ++members;
+            for (uint32_t k = 0; k < rec.keypoint_count; ++k) mine[k] |= u.covered[k];
+          }
+          same_fit |= members >= 2 && weight_of(mine) >= kCarriedAlone * weight_of(covered);
+        }
+        if (same_fit) {
+          if (debug_enabled())
+            std::fprintf(stderr, "  assembly ref %s anchor part %u: the bodies of a stretched whole-file fit\n", pd.references[ref].id.c_str(),
+                         anchor->part);
+          continue;
+        }
+      }
       // A stretched fit counts only as one piece among pieces fitted on their own, none of which
       // carries the match alone (kCarriedAlone): a stretched look-alike on a plate is no piece
       // because a speck beside it fits a little of the reference too.
       if (std::any_of(used.begin(), used.end(), [](const PieceMatch& u) { return u.stretched; })) {
-        auto weight_of = [&](const std::vector<uint8_t>& mask) {  // reference surface a keypoint mask holds
-          double w = 0.0;
-          for (uint32_t k = 0; k < rec.keypoint_count; ++k) w += mask[k] * pd.keypoints[rec.keypoint_begin + k].weight;
-          return w;
-        };
         double largest = 0.0;
         size_t fitted = 0;
         for (const PieceMatch& u : used)
