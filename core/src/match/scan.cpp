@@ -1369,13 +1369,9 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     // pieces of flat parts are checked and still misread (55-76% of a generated panel: 1.07-1.44),
     // so a stretched fit is kept, marked: it carries no match alone, but assembly may place it
     // among other pieces (see where assemblies are scored in run_matching).
-    // (A fit short of that may still be a copy the similarity ICP left short of its pose: its
-    // affine map is measured for the refit alone, down to kDoubtFloor.)
     auto check_stretch = [&](PieceMatch& m, std::optional<Similarity>* unstuck = nullptr) {
-      const double c = std::max(m.coverage, m.score);
-      const bool checked = c >= kStretchCheckedCoverage && c < kStretchRoomless;
-      const bool refit = unstuck && c >= kDoubtFloor && c < kStretchRoomless;
-      m.stretched = (checked || refit) && stretched_fit(part, pack, ref, m, unstuck) && checked;
+      m.stretched = std::max(m.coverage, m.score) >= kStretchCheckedCoverage && std::max(m.coverage, m.score) < kStretchRoomless &&
+                    stretched_fit(part, pack, ref, m, unstuck);
     };
     std::optional<Similarity> unstuck;
     check_stretch(chosen, fixed_scale <= 0.f ? &unstuck : nullptr);
