@@ -828,7 +828,11 @@ constexpr size_t kSweepKept = 4;        // turns per hand ranked with the other 
 // near that, they cost 6% of verification (in 60 corpus uploads against a 30-reference pack, most
 // with no candidate that fits) and found nothing.
 constexpr double kTurnsFloor = 0.3;
-std::vector<Similarity> principal_axis_poses(const Part& part, const PackData& pack, uint32_t ref) {
+struct AxisPoses {
+  std::vector<Similarity> poses;
+  bool turns = false;  // turns about a lone defined axis (many), not sign flips
+};
+AxisPoses principal_axis_poses(const Part& part, const PackData& pack, uint32_t ref) {
   const ReferenceRecord& rec = pack.reference_records[ref];
   auto moments = [](auto&& each, Eigen::Vector3d& mean, Eigen::Matrix3d& axes, Eigen::Vector3d& spread) {
     double w = 0.0;
@@ -884,7 +888,8 @@ std::vector<Similarity> principal_axis_poses(const Part& part, const PackData& p
   // differs by more than 2%: the same poses again otherwise).
   std::vector<double> scales{scale};
   if (const float q = prior_scale(float(scale), 1.3f); q > 0.f && std::fabs(std::log(q / scale)) > std::log(1.02)) scales.push_back(q);
-  std::vector<Similarity> out;
+  AxisPoses out;
+  out.turns = close01 || close12;
   for (double sc : scales)
     for (const Eigen::Matrix3d& G : frame) {
       const Eigen::Matrix3d R = Au * G * Ar.transpose();
@@ -892,7 +897,7 @@ std::vector<Similarity> principal_axis_poses(const Part& part, const PackData& p
       T.rotation = R.cast<float>();
       T.scale = float(sc);
       T.translation = (mu - sc * R * mr).cast<float>();
-      out.push_back(T);
+      out.poses.push_back(T);
     }
   return out;
 }
@@ -1273,8 +1278,9 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
   const float min_size = kMinReferenceShare * size_of_area(part.area);
   // Whole-part poses from the principal axes join the runners-up (verify_piece's own fits only:
   // a piece re-verified at a known scale, or away from other pieces, is not the whole reference).
-  std::vector<Similarity> axis_poses;
-  if (fixed_scale <= 0.f && !avoid) axis_poses = principal_axis_poses(part, pack, ref);
+  AxisPoses axis;
+  if (fixed_scale <= 0.f && !avoid) axis = principal_axis_poses(part, pack, ref);
+  const std::vector<Similarity>& axis_poses = axis.poses;
   // The hand with more inliers first: once one hand has a clear fit, the other gets its leader
   // refined (symmetric parts fit both ways, and assembly picks) but no second guesses.
   const int first = best_inliers[1] > best_inliers[0] ? 1 : 0;
@@ -1338,7 +1344,7 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
       std::vector<std::pair<double, size_t>> turns;
       for (size_t i = have ? 1 : 0; i < list.size(); ++i)
         if (list[i].inliers == 0) turns.push_back({0.0, i});
-      if (turns.size() > 8) {
+      if (axis.turns && !turns.empty()) {
         const bool worth = have && chosen.score >= kTurnsFloor;
         if (worth) {
           for (auto& [r, i] : turns) r = -rough_coverage(part, pack, ref, list[i].T, fit, kSweepSamples);
