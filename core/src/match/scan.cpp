@@ -77,6 +77,11 @@ struct Part {
   // part's clouds and features, and given its fits moved, instead of verified again.
   int32_t copy_of = -1;      // that part's index
   Similarity copy_placement;  // its frame -> this part's
+  // The body that is (nearly) all of its file, or its enclosed surface: it may be a whole
+  // reference however little of one a fit finds, where a body of a plate or of a multi-body
+  // upload is more often one piece of it (see where verify_piece refits from the affine map).
+  bool sole_body = false;
+  uint32_t leading_reference = UINT32_MAX;  // the reference its own votes rank first
 };
 
 // A part's clouds and features moved rigidly (a copy's, from its source's): descriptors and
@@ -272,6 +277,9 @@ void add_whole_file_parts(std::vector<Part>& parts, const std::vector<const Load
         whole.component = p.component;
       }
     }
+    for (size_t i = 0; i < screened; ++i)
+      if (parts[i].file == f && parts[i].component == whole.component && largest > 0.0 && largest >= kWholeFileLargestShare * whole.area)
+        parts[i].sole_body = true;
     if (whole.members.size() < 2 || largest >= kWholeFileLargestShare * whole.area) continue;
     parts.push_back(std::move(whole));
   }
@@ -1144,11 +1152,12 @@ constexpr double kStretchRoomless = 0.95;
 // where the affine map said 1.0x: gain 0.96, ratio 1.02). Its nearest similarity is then worth a
 // refit (`unstuck`).
 constexpr double kUnstuckGain = 0.5;
+// `judged` false measures the map for the refit alone (the explained part's map is then not needed).
 bool stretched_fit(const Part& part, const PackData& pack, uint32_t ref, const PieceMatch& m,
-                   std::optional<Similarity>* unstuck = nullptr) {
+                   std::optional<Similarity>* unstuck = nullptr, bool judged = true) {
   const Stretch all = measure_stretch(part, pack, ref, m.transform, nullptr);
   if (unstuck && all.pairs > 0 && all.ratio <= kMaxStretch && all.gain >= kUnstuckGain) *unstuck = all.nearest;
-  const bool suspect = all.ratio > kMaxStretch && all.gain >= kStretchGain;
+  const bool suspect = judged && all.ratio > kMaxStretch && all.gain >= kStretchGain;
   Stretch own;
   if (suspect) own = measure_stretch(part, pack, ref, m.transform, &m.covered);
   const bool stretched = suspect && own.ratio > kMaxStretchExplained && own.gain >= kStretchGainExplained;
@@ -1375,9 +1384,19 @@ void verify_piece(const Part& part, const PackData& pack, uint32_t ref, int rung
     // pieces of flat parts are checked and still misread (55-76% of a generated panel: 1.07-1.44),
     // so a stretched fit is kept, marked: it carries no match alone, but assembly may place it
     // among other pieces (see where assemblies are scored in run_matching).
+    // (A fit short of that may still be a copy the similarity ICP left short of its pose: a 3MF
+    // round trip of a marking template fitted at 1.25x on its row of holes, 55% found. Its affine
+    // map is measured for the refit alone, down to kDoubtFloor, where the part may be the whole
+    // reference: the sole body of its file, and the reference its votes rank first. Bodies of
+    // multi-body uploads are left out (each body of a two-body reference's copy finds about half
+    // of it: the affine ICP on each cost such copies 1.25-1.55x), and so are a part's other
+    // candidates (look-alikes at 40-55% took a 4-clip part from 247 to 271 ms against 1,000
+    // references).)
     auto check_stretch = [&](PieceMatch& m, std::optional<Similarity>* unstuck = nullptr) {
-      m.stretched = std::max(m.coverage, m.score) >= kStretchCheckedCoverage && std::max(m.coverage, m.score) < kStretchRoomless &&
-                    stretched_fit(part, pack, ref, m, unstuck);
+      const double c = std::max(m.coverage, m.score);
+      const bool checked = c >= kStretchCheckedCoverage && c < kStretchRoomless;
+      const bool refit = unstuck && part.sole_body && part.leading_reference == ref && c >= kDoubtFloor && c < kStretchRoomless;
+      m.stretched = (checked || refit) && stretched_fit(part, pack, ref, m, unstuck, checked) && checked;
     };
     std::optional<Similarity> unstuck;
     check_stretch(chosen, fixed_scale <= 0.f ? &unstuck : nullptr);
@@ -1616,6 +1635,12 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
   });
   for (size_t i = 0; i < parts.size(); ++i)  // (a copy's keypoints are its source's, in order)
     if (parts[i].copy_of >= 0) pairs[i] = pairs[size_t(parts[i].copy_of)], votes[i] = votes[size_t(parts[i].copy_of)];
+  for (size_t i = 0; i < parts.size(); ++i) {
+    double strongest = -1.0;
+    for (const Vote& v : votes[i])
+      if (v.strength > strongest || (v.strength == strongest && v.reference < parts[i].leading_reference))
+        strongest = v.strength, parts[i].leading_reference = v.reference;
+  }
   // Candidate references: strongest vote over all parts, best first.
   std::unordered_map<uint32_t, double> ref_strength;
   for (auto& vs : votes)
