@@ -392,8 +392,10 @@ float dense_spacing(double area_mm2, size_t max_points) {
 // normals of a finely tessellated, noisy mesh (vertex noise comparable to its edge length) point
 // anywhere; over a few sample spacings the noise averages out, while edges are bent only within
 // that band.
-void smooth_normals(Cloud& cloud, float radius) {
-  if (cloud.size() < 2 || !(radius > 0.f)) return;
+FacetTilt smooth_normals(Cloud& cloud, float radius) {
+  FacetTilt tilt;
+  for (float w : cloud.weights) tilt.projected_area += w;
+  if (cloud.size() < 2 || !(radius > 0.f)) return tilt;
   // One pass over voxels of edge `radius`: each point takes the area-weighted mean normal of the
   // points in its voxel that face its way (two sums per voxel, so the two faces of a thin wall
   // never cancel). O(n), unlike a radius search per point.
@@ -402,7 +404,11 @@ void smooth_normals(Cloud& cloud, float radius) {
   const double inv = 1.0 / double(radius);
   std::unordered_map<VoxelKey, uint32_t, VoxelHash> slot;
   slot.reserve(cloud.size() / 4 + 16);
-  struct Acc { Vec3 ref = Vec3::Zero(); Vec3 same = Vec3::Zero(); Vec3 other = Vec3::Zero(); };
+  struct Acc {
+    Vec3 ref = Vec3::Zero(), same = Vec3::Zero(), other = Vec3::Zero();
+    Vec3 same_at = Vec3::Zero(), other_at = Vec3::Zero();  // weighted position sums
+    float same_w = 0.f, other_w = 0.f;
+  };
   std::vector<Acc> acc;
   std::vector<uint32_t> voxel_of(cloud.size());
   for (size_t i = 0; i < cloud.size(); ++i) {
@@ -417,18 +423,43 @@ void smooth_normals(Cloud& cloud, float radius) {
     }
     voxel_of[i] = it->second;
     Acc& a = acc[it->second];
-    (cloud.normals[i].dot(a.ref) >= 0.f ? a.same : a.other) += cloud.weights[i] * cloud.normals[i];
+    const bool same = cloud.normals[i].dot(a.ref) >= 0.f;
+    (same ? a.same : a.other) += cloud.weights[i] * cloud.normals[i];
+    (same ? a.same_at : a.other_at) += cloud.weights[i] * p;
+    (same ? a.same_w : a.other_w) += cloud.weights[i];
   }
+  // Projected onto its mean normal, a group measures the length of its normal sum. The two groups
+  // of a voxel are two faces of a wall when they lie apart along the normal, and are added; on
+  // the same layer they are one noisy sheet folded over itself, and its folds cancel.
+  tilt.projected_area = 0.0;
+  const float fold_depth = 0.15f * radius;
+  for (const Acc& a : acc) {
+    if (a.same_w > 0.f && a.other_w > 0.f) {
+      const Vec3 n = a.same.norm() > 0.f ? Vec3(a.same.normalized()) : a.ref;
+      const float apart = std::fabs((a.same_at / a.same_w - a.other_at / a.other_w).dot(n));
+      if (apart < fold_depth) {
+        tilt.projected_area += double((a.same + a.other).norm());
+        continue;
+      }
+    }
+    tilt.projected_area += double(a.same.norm()) + double(a.other.norm());
+  }
+  std::vector<float> cosines(cloud.size());
   for (size_t i = 0; i < cloud.size(); ++i) {
     const Acc& a = acc[voxel_of[i]];
     const Vec3& sum = cloud.normals[i].dot(a.ref) >= 0.f ? a.same : a.other;
     const float len = sum.norm();
-    if (len > 0.f) cloud.normals[i] = sum / len;
+    const Vec3 smooth = len > 0.f ? Vec3(sum / len) : cloud.normals[i];
+    cosines[i] = std::fabs(smooth.dot(cloud.normals[i]));
+    cloud.normals[i] = smooth;
   }
+  std::nth_element(cosines.begin(), cosines.begin() + cosines.size() / 2, cosines.end());
+  tilt.median_cosine = cosines[cosines.size() / 2];
+  return tilt;
 }
 
 Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2, size_t max_points,
-                  float orientation) {
+                  float orientation, FacetTilt* tilt) {
   const float spacing = dense_spacing(area_mm2, max_points);
   Cloud out;
   uint64_t seed = 0x9E3779B97F4A7C15ull;
@@ -438,8 +469,27 @@ Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components
     out.normals.insert(out.normals.end(), part.normals.begin(), part.normals.end());
     out.weights.insert(out.weights.end(), part.weights.begin(), part.weights.end());
   }
-  smooth_normals(out, 3.f * spacing);
+  const FacetTilt t = smooth_normals(out, 3.f * spacing);
+  if (tilt) *tilt = t;
   return out;
+}
+
+// Vertex noise on fine triangles (a subdivided mesh jittered by a tenth of a percent of its size)
+// tilts most facets away from the surface they lie on, and the mesh area grows with it: 1.83x on a
+// benchmark bracket frame. The size a part is described at, its keypoint radii and its sample
+// spacing all follow the area, so that frame was described as a part 1.35x its size, and missed.
+// Over 300 printed parts, the median sample's facet stays within 9 degrees of its smoothed normal
+// (cosine 0.988-1.0; sharp edges bend only the samples near them); on subdivided, noised copies of
+// thin frames it is 0.87-0.92. The area projected onto the smoothed normals (1.37x on that
+// frame, which is found at it) is taken then, and the cloud sampled again at it.
+constexpr float kNoisyFacetCosine = 0.95f;
+Cloud surface_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double& area_mm2, size_t max_points,
+                    float orientation) {
+  FacetTilt tilt;
+  Cloud out = dense_cloud(mesh, components, area_mm2, max_points, orientation, &tilt);
+  if (tilt.median_cosine >= kNoisyFacetCosine || !(tilt.projected_area > 0.0) || tilt.projected_area >= area_mm2) return out;
+  area_mm2 = tilt.projected_area;
+  return dense_cloud(mesh, components, area_mm2, max_points, orientation);
 }
 
 }  // namespace partscreen::detail

@@ -187,11 +187,23 @@ namespace partscreen::detail {
 // Dense cloud of the given components of a mesh, at kDenseFraction of the size L of their
 // combined area (coarser when that would exceed kMaxDensePoints). Deterministic.
 // `orientation`: as sample_mesh's, for every component (0: each its own).
+// What smoothing the normals found: the cloud's area projected onto the smoothed normals, and the
+// median cosine between a sample's facet normal and its smoothed one.
+struct FacetTilt {
+  double projected_area = 0.0;
+  float median_cosine = 1.f;
+};
 Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2,
-                  size_t max_points = kMaxDensePoints, float orientation = 0.f);
+                  size_t max_points = kMaxDensePoints, float orientation = 0.f, FacetTilt* tilt = nullptr);
+
+// The dense cloud a part or reference is described with, and the area it is described at:
+// `area_mm2` (the mesh's) is lowered to the area projected onto the smoothed normals when vertex
+// noise tilts most facets (see features.cpp), and the cloud is sampled at that area.
+Cloud surface_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double& area_mm2,
+                    size_t max_points = kMaxDensePoints, float orientation = 0.f);
 
 // Area-weighted normal smoothing over `radius` (see features.cpp); dense_cloud applies it.
-void smooth_normals(Cloud& cloud, float radius);
+FacetTilt smooth_normals(Cloud& cloud, float radius);
 
 // Dense cloud spacing used for a shape of this area (coarser when max_points would be exceeded).
 float dense_spacing(double area_mm2, size_t max_points = kMaxDensePoints);

@@ -1601,13 +1601,13 @@ void run_matching(const std::vector<const LoadedFile*>& files, const Pack& pack,
       // volume is a coin toss (a buried part came out with a third of its normals flipped and
       // explained 0.6-0.7 of it), so every run takes its component's orientation.
       const ComponentInfo& c = file.components[p.component];
-      p.dense = dense_cloud(file.mesh, p.runs, p.area, points_per_part, outward_sign(file.mesh, c.first_triangle, c.triangle_count));
+      p.dense = surface_cloud(file.mesh, p.runs, p.area, points_per_part, outward_sign(file.mesh, c.first_triangle, c.triangle_count));
     } else if (p.own_mesh) {
-      p.dense = dense_cloud(*p.own_mesh, p.runs, p.area, points_per_part);
+      p.dense = surface_cloud(*p.own_mesh, p.runs, p.area, points_per_part);
     } else if (p.whole_file) {
-      p.dense = dense_cloud(file.mesh, p.runs, p.area, points_per_part);
+      p.dense = surface_cloud(file.mesh, p.runs, p.area, points_per_part);
     } else if (p.component < file.components.size()) {
-      p.dense = dense_cloud(file.mesh, {file.components[p.component]}, p.area, points_per_part);
+      p.dense = surface_cloud(file.mesh, {file.components[p.component]}, p.area, points_per_part);
     } else {
       const OrientedSurface& s = file.surfaces[p.component - file.components.size()];
       Cloud raw = cloud_from_surface(s);

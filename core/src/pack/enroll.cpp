@@ -54,10 +54,10 @@ Enrolled describe_loaded(const ReferenceInput& in, const LoadedFile& file) {
   double area = 0.0;
   for (const auto& c : file.components) area += c.area_mm2;
   if (!(area > 0.0)) throw Error(ErrorCode::empty, in.path, "the reference has no surface area");
+  detail::Cloud dense = detail::surface_cloud(file.mesh, file.components, area);
   e.info.area_mm2 = area;
   e.info.size_mm = detail::size_of_area(area);
   e.info.component_count = uint32_t(file.components.size());
-  detail::Cloud dense = detail::dense_cloud(file.mesh, file.components, area);
   e.radius = detail::kRadiusFraction * float(e.info.size_mm);
   // The same ladder an upload is described with, so a whole-part upload's rung 0 is built exactly
   // like the reference's descriptors (neighbour clouds are averaged rung from rung).
