@@ -184,15 +184,16 @@ void PointGrid::for_each_within(const Vec3& q, float radius, F&& f) const {
 
 namespace partscreen::detail {
 
-// Dense cloud of the given components of a mesh, at kDenseFraction of the size L of their
-// combined area (coarser when that would exceed kMaxDensePoints). Deterministic.
-// `orientation`: as sample_mesh's, for every component (0: each its own).
 // What smoothing the normals found: the cloud's area projected onto the smoothed normals, and the
 // median cosine between a sample's facet normal and its smoothed one.
 struct FacetTilt {
   double projected_area = 0.0;
   float median_cosine = 1.f;
 };
+
+// Dense cloud of the given components of a mesh, at kDenseFraction of the size L of their
+// combined area (coarser when that would exceed kMaxDensePoints). Deterministic.
+// `orientation`: as sample_mesh's, for every component (0: each its own).
 Cloud dense_cloud(const Mesh& mesh, const std::vector<ComponentInfo>& components, double area_mm2,
                   size_t max_points = kMaxDensePoints, float orientation = 0.f, FacetTilt* tilt = nullptr);
 
