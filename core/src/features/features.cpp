@@ -394,8 +394,10 @@ float dense_spacing(double area_mm2, size_t max_points) {
 // that band.
 FacetTilt smooth_normals(Cloud& cloud, float radius) {
   FacetTilt tilt;
-  for (float w : cloud.weights) tilt.projected_area += w;
-  if (cloud.size() < 2 || !(radius > 0.f)) return tilt;
+  if (cloud.size() < 2 || !(radius > 0.f)) {
+    for (float w : cloud.weights) tilt.projected_area += w;
+    return tilt;
+  }
   // One pass over voxels of edge `radius`: each point takes the area-weighted mean normal of the
   // points in its voxel that face its way (two sums per voxel, so the two faces of a thin wall
   // never cancel). O(n), unlike a radius search per point.
@@ -434,7 +436,6 @@ FacetTilt smooth_normals(Cloud& cloud, float radius) {
   // apart, they left a noised thin cover at 1.3x its area, and a bracket frame at 1.37x).
   // Half a sample spacing tells the two: noise that folds a sheet moves it less than that,
   // and walls are thicker.
-  tilt.projected_area = 0.0;
   const float fold_depth = 0.15f * radius;  // radius = 3 spacings
   for (const Acc& a : acc) {
     if (a.same_w > 0.f && a.other_w > 0.f) {

@@ -277,10 +277,11 @@ void add_whole_file_parts(std::vector<Part>& parts, const std::vector<const Load
         whole.component = p.component;
       }
     }
-    for (size_t i = 0; i < screened; ++i)
-      if (parts[i].file == f && parts[i].component == whole.component && largest > 0.0 && largest >= kWholeFileLargestShare * whole.area)
-        parts[i].sole_body = true;
-    if (whole.members.size() < 2 || largest >= kWholeFileLargestShare * whole.area) continue;
+    const bool dominant = largest >= kWholeFileLargestShare * whole.area;  // the largest body is the file
+    if (dominant && largest > 0.0)
+      for (size_t i = 0; i < screened; ++i)
+        if (parts[i].file == f && parts[i].component == whole.component) parts[i].sole_body = true;
+    if (whole.members.size() < 2 || dominant) continue;
     parts.push_back(std::move(whole));
   }
 }
