@@ -50,7 +50,7 @@ Mesh grown(Mesh m, size_t target) {
 }  // namespace
 
 static int run(const std::string& folder, const std::vector<size_t>& sizes, size_t queries, size_t upload_triangles,
-               const std::string& pack_dir);
+               const std::string& pack_dir, const std::string& save_uploads);
 
 // Bad options or an unreadable folder end with the reason and exit code 2.
 int main(int argc, char** argv) try {
@@ -58,6 +58,7 @@ int main(int argc, char** argv) try {
   std::vector<size_t> sizes{100, 1000};
   size_t queries = 10, upload_triangles = 100000;
   std::string pack_dir;  // --pack-dir: keep the packs there and reuse them (enrolling 10k takes minutes)
+  std::string save_uploads;  // --save-uploads: write the uploads as STL, to scan or profile one with the CLI
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -77,18 +78,19 @@ int main(int argc, char** argv) try {
     } else if (a == "--queries") queries = count(next());
     else if (a == "--triangles") upload_triangles = count(next());
     else if (a == "--pack-dir") pack_dir = next();
-    else if (a == "--help") { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] [--pack-dir DIR] FOLDER"); return 0; }
+    else if (a == "--save-uploads") save_uploads = next();
+    else if (a == "--help") { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] [--pack-dir DIR] [--save-uploads DIR] FOLDER"); return 0; }
     else folder = a;
   }
-  if (folder.empty()) { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] [--pack-dir DIR] FOLDER"); return 2; }
-  return run(folder, sizes, queries, upload_triangles, pack_dir);
+  if (folder.empty()) { std::puts("usage: scaling [--sizes 100,1000,10000] [--queries N] [--triangles N] [--pack-dir DIR] [--save-uploads DIR] FOLDER"); return 2; }
+  return run(folder, sizes, queries, upload_triangles, pack_dir, save_uploads);
 } catch (const std::exception& e) {
   std::fprintf(stderr, "scaling: %s\n", e.what());
   return 2;
 }
 
 static int run(const std::string& folder, const std::vector<size_t>& sizes, size_t queries, size_t upload_triangles,
-               const std::string& pack_dir) {
+               const std::string& pack_dir, const std::string& save_uploads) {
   if (!pack_dir.empty()) fs::create_directories(pack_dir);
   std::vector<std::string> files;
   for (auto& e : fs::recursive_directory_iterator(folder))
@@ -127,6 +129,12 @@ static int run(const std::string& folder, const std::vector<size_t>& sizes, size
     const bool enrolled = q % 2 == 0;
     const size_t idx = enrolled ? q / 2 : base.size() - 1 - q / 2;
     Mesh m = grown(make_variant(base[idx], VariantKind::rigid, q).files[0], upload_triangles);
+    if (!save_uploads.empty()) {
+      fs::create_directories(save_uploads);
+      char name[16];
+      std::snprintf(name, sizeof name, "%02zu-", q);
+      write_binary_stl(m, (fs::path(save_uploads) / (name + fs::path(base_path[idx]).filename().string())).string());
+    }
     uploads.push_back({loaded_from_mesh(std::move(m), fs::path(base_path[idx]).filename().string()), enrolled ? "ref" + std::to_string(idx) : ""});
   }
   std::printf("| references | pack MiB | enrol s | scan p50 ms | scan p95 ms | p50 features / candidates / verify ms | enrolled uploads found | others clear |\n|---|---|---|---|---|---|---|---|\n");

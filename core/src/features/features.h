@@ -104,6 +104,23 @@ public:
   // Calls f(index) for every point within `radius` of q (radius <= cell * 2 is efficient).
   template <class F>
   void for_each_within(const Vec3& q, float radius, F&& f) const;
+  // Whether pred(index) holds for some point within `radius` of q; stops at the first that does.
+  template <class F>
+  bool any_within(const Vec3& q, float radius, F&& pred) const;
+  // Points in the grid's own order (by cell): slot s holds point index_at(s). A caller that keeps
+  // per-point data in slot order (in_slot_order) reads it in sequence, as the grid reads positions,
+  // instead of jumping through the index.
+  template <class F>
+  void for_each_slot_within(const Vec3& q, float radius, F&& f) const;
+  template <class F>
+  bool any_slot_within(const Vec3& q, float radius, F&& pred) const;
+  int32_t index_at(uint32_t slot) const { return sorted_[slot]; }
+  template <class T>
+  std::vector<T> in_slot_order(const std::vector<T>& per_point) const {
+    std::vector<T> out(sorted_.size());
+    for (size_t s = 0; s < sorted_.size(); ++s) out[s] = per_point[size_t(sorted_[s])];
+    return out;
+  }
   // Index of the nearest point within max_radius, or -1.
   int nearest(const Vec3& q, float max_radius) const;
   bool empty() const { return points_ == nullptr || points_->empty(); }
@@ -119,10 +136,14 @@ private:
     double c = std::floor((double(v) - origin_[axis]) * inv_cell_);
     return int(std::clamp(c, -double(kCellLimit), double(kCellLimit)));
   }
+  // Calls visit(slot) for the points within radius of q until it returns true; whether it did.
   template <class F>
-  void visit_range(uint32_t begin, uint32_t end, const Vec3& q, float r2, F& f) const {
+  bool visit_slots(const Vec3& q, float radius, F& visit) const;
+  template <class F>
+  bool visit_range(uint32_t begin, uint32_t end, const Vec3& q, float r2, F& visit) const {
     for (uint32_t i = begin; i < end; ++i)
-      if ((sorted_points_[i] - q).squaredNorm() <= r2) f(sorted_[i]);
+      if ((sorted_points_[i] - q).squaredNorm() <= r2 && visit(i)) return true;
+    return false;
   }
   static constexpr int kCellLimit = 1 << 22;
   const std::vector<Vec3>* points_ = nullptr;
@@ -144,8 +165,8 @@ private:
 };
 
 template <class F>
-void PointGrid::for_each_within(const Vec3& q, float radius, F&& f) const {
-  if (empty()) return;
+bool PointGrid::visit_slots(const Vec3& q, float radius, F& visit) const {
+  if (empty()) return false;
   const float r2 = radius * radius;
   const int x0 = cell_coord(q.x() - radius, 0), x1 = cell_coord(q.x() + radius, 0);
   const int y0 = cell_coord(q.y() - radius, 1), y1 = cell_coord(q.y() + radius, 1);
@@ -153,22 +174,18 @@ void PointGrid::for_each_within(const Vec3& q, float radius, F&& f) const {
   // A radius much larger than the cell would visit (radius/cell)^3 mostly empty cells: past the
   // number of points, testing every point is cheaper and keeps each query O(n) at worst.
   const double cells = (double(x1) - x0 + 1) * (double(y1) - y0 + 1) * (double(z1) - z0 + 1);
-  if (cells > double(sorted_.size())) {
-    for (size_t i = 0; i < sorted_.size(); ++i)
-      if ((sorted_points_[i] - q).squaredNorm() <= r2) f(sorted_[i]);
-    return;
-  }
+  if (cells > double(sorted_.size())) return visit_range(0, uint32_t(sorted_.size()), q, r2, visit);
   if (!first_.empty()) {
     const int cx0 = std::max(x0, 0), cx1 = std::min(x1, dims_[0] - 1);
     const int cy0 = std::max(y0, 0), cy1 = std::min(y1, dims_[1] - 1);
     const int cz0 = std::max(z0, 0), cz1 = std::min(z1, dims_[2] - 1);
-    if (cz0 > cz1) return;
+    if (cz0 > cz1) return false;
     for (int x = cx0; x <= cx1; ++x)
       for (int y = cy0; y <= cy1; ++y) {
         const size_t column = (size_t(x) * size_t(dims_[1]) + size_t(y)) * size_t(dims_[2]);
-        visit_range(first_[column + size_t(cz0)], first_[column + size_t(cz1) + 1], q, r2, f);
+        if (visit_range(first_[column + size_t(cz0)], first_[column + size_t(cz1) + 1], q, r2, visit)) return true;
       }
-    return;
+    return false;
   }
   for (int x = x0; x <= x1; ++x)
     for (int y = y0; y <= y1; ++y)
@@ -176,8 +193,39 @@ void PointGrid::for_each_within(const Vec3& q, float radius, F&& f) const {
         size_t s = slot_of(x, y, z);
         if (s == SIZE_MAX) continue;
         const Slot& slot = table_[s];
-        visit_range(slot.begin, slot.end, q, r2, f);
+        if (visit_range(slot.begin, slot.end, q, r2, visit)) return true;
       }
+  return false;
+}
+
+template <class F>
+void PointGrid::for_each_within(const Vec3& q, float radius, F&& f) const {
+  auto visit = [&](uint32_t slot) {
+    f(sorted_[slot]);
+    return false;
+  };
+  visit_slots(q, radius, visit);
+}
+
+template <class F>
+bool PointGrid::any_within(const Vec3& q, float radius, F&& pred) const {
+  auto visit = [&](uint32_t slot) { return bool(pred(sorted_[slot])); };
+  return visit_slots(q, radius, visit);
+}
+
+template <class F>
+bool PointGrid::any_slot_within(const Vec3& q, float radius, F&& pred) const {
+  auto visit = [&](uint32_t slot) { return bool(pred(slot)); };
+  return visit_slots(q, radius, visit);
+}
+
+template <class F>
+void PointGrid::for_each_slot_within(const Vec3& q, float radius, F&& f) const {
+  auto visit = [&](uint32_t slot) {
+    f(slot);
+    return false;
+  };
+  visit_slots(q, radius, visit);
 }
 
 }  // namespace partscreen::detail

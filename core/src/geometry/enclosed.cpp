@@ -16,20 +16,19 @@ struct Grid {
   float inv_cell = 1.f;
   std::vector<uint8_t> state;  // 0 empty, 1 surface, 2 outside air
   size_t index(int x, int y, int z) const { return (size_t(z) * n[1] + y) * n[0] + x; }
-  bool cell_of(const float p[3], int c[3]) const {
-    for (int k = 0; k < 3; ++k) {
-      c[k] = int(std::floor((p[k] - origin[k]) * inv_cell));
-      if (c[k] < 0 || c[k] >= n[k]) return false;
-    }
-    return true;
+  // Points are handled in cell units (x -> (x - origin) / cell): a point's cell is then its
+  // coordinates truncated, with no per-point division or floor. SIZE_MAX off the grid.
+  void to_cells(const float x[3], float out[3]) const {
+    for (int k = 0; k < 3; ++k) out[k] = (x[k] - origin[k]) * inv_cell;
   }
-  // Marks p's cell as surface; returns the cell's index (or SIZE_MAX off the grid).
-  size_t mark(const float p[3]) {
+  size_t cell_at(const float x[3]) const {
     int c[3];
-    if (!cell_of(p, c)) return SIZE_MAX;
-    const size_t i = index(c[0], c[1], c[2]);
-    state[i] = 1;
-    return i;
+    for (int k = 0; k < 3; ++k) {
+      if (!(x[k] >= 0.f)) return SIZE_MAX;
+      c[k] = int(x[k]);
+      if (c[k] >= n[k]) return SIZE_MAX;
+    }
+    return index(c[0], c[1], c[2]);
   }
 };
 
@@ -85,9 +84,22 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   // (common in CAD exports) costs samples along its length only, not length squared.
   const uint32_t first = component.first_triangle, end = first + component.triangle_count;
   std::vector<std::pair<uint32_t, uint32_t>> cell_triangles;  // (cell, triangle): for casting rays below
+  cell_triangles.reserve(size_t(component.triangle_count) * 4);
   for (uint32_t t = first; t < end; ++t) {
     float v[3][3];
-    for (int k = 0; k < 3; ++k) vertex(mesh, t, k, v[k]);
+    for (int k = 0; k < 3; ++k) {
+      float x[3];
+      vertex(mesh, t, k, x);
+      g.to_cells(x, v[k]);
+    }
+    // Most triangles of a finely tessellated upload lie inside one cell (cells are convex): that
+    // cell is all the samples below would mark.
+    const size_t c0 = g.cell_at(v[0]);
+    if (c0 != SIZE_MAX && c0 == g.cell_at(v[1]) && c0 == g.cell_at(v[2])) {
+      g.state[c0] = 1;
+      cell_triangles.push_back({uint32_t(c0), t});
+      continue;
+    }
     float len2[3];
     for (int e = 0; e < 3; ++e) {
       const float* a = v[e];
@@ -108,7 +120,7 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
     const float height = longest > 0.f ? std::sqrt(cx * cx + cy * cy + cz * cz) / longest : 0.f;
     // The angles at p and q are acute (pq is the longest edge), so every point between two rows
     // projects onto the longer of them: within half a cell across, a quarter along.
-    const int rows = std::min(4096, std::max(1, int(std::ceil(2.f * height * g.inv_cell))));
+    const int rows = std::min(4096, std::max(1, int(std::ceil(2.f * height))));
     for (int i = 0; i <= rows; ++i) {
       const float u = float(i) / rows;
       float s0[3], s1[3];
@@ -116,12 +128,14 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
         s0[k] = p[k] + u * (r[k] - p[k]);
         s1[k] = q[k] + u * (r[k] - q[k]);
       }
-      const int steps = std::min(4096, std::max(1, int(std::ceil(2.f * (1.f - u) * longest * g.inv_cell))));
+      const int steps = std::min(4096, std::max(1, int(std::ceil(2.f * (1.f - u) * longest))));
       for (int j = 0; j <= steps; ++j) {
         const float w = float(j) / steps;
         const float x[3] = {s0[0] + w * (s1[0] - s0[0]), s0[1] + w * (s1[1] - s0[1]), s0[2] + w * (s1[2] - s0[2])};
-        const size_t cell = g.mark(x);
-        if (cell != SIZE_MAX && (cell_triangles.empty() || cell_triangles.back().first != cell || cell_triangles.back().second != t))
+        const size_t cell = g.cell_at(x);
+        if (cell == SIZE_MAX) continue;
+        g.state[cell] = 1;
+        if (cell_triangles.empty() || cell_triangles.back().first != cell || cell_triangles.back().second != t)
           cell_triangles.push_back({uint32_t(cell), t});
       }
     }
@@ -179,13 +193,14 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   // cell that is not surface is outside air.
   // (Thickened surface all the way: a gap closed by the thickening or solid material; the other
   // side decides.)
+  // (c in cell units; steps of one cell along the unit vector n.)
   auto side_sees_outside = [&](const float c[3], const float n[3], float sign) {
     for (int s = 1; s <= close_cells + 3; ++s) {
       float p[3];
-      for (int k = 0; k < 3; ++k) p[k] = c[k] + sign * n[k] * (float(s) * g.cell);
-      int cell[3];
-      if (!g.cell_of(p, cell)) return true;
-      const uint8_t st = g.state[g.index(cell[0], cell[1], cell[2])];
+      for (int k = 0; k < 3; ++k) p[k] = c[k] + sign * n[k] * float(s);
+      const size_t i = g.cell_at(p);
+      if (i == SIZE_MAX) return true;
+      const uint8_t st = g.state[i];
       if (st == 2) return true;
       if (st == 0) return false;
     }
@@ -202,12 +217,13 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   // Triangles by cell (counting sort), built on the first hidden triangle: most components have none.
   std::vector<uint32_t> cell_start, cell_list;
   auto build_cell_lists = [&] {
+    // Counts, summed into each cell's end, then filled backwards: each end steps back to its
+    // cell's start, and the triangles keep their order within a cell.
     cell_start.assign(cells + 1, 0);
-    for (const auto& [cell, t] : cell_triangles) ++cell_start[cell + 1];
+    for (const auto& [cell, t] : cell_triangles) ++cell_start[cell];
     for (size_t i = 0; i < cells; ++i) cell_start[i + 1] += cell_start[i];
     cell_list.resize(cell_triangles.size());
-    std::vector<uint32_t> fill(cell_start.begin(), cell_start.end() - 1);
-    for (const auto& [cell, t] : cell_triangles) cell_list[fill[cell]++] = t;
+    for (size_t k = cell_triangles.size(); k-- > 0;) cell_list[--cell_start[cell_triangles[k].first]] = cell_triangles[k].second;
     std::vector<std::pair<uint32_t, uint32_t>>().swap(cell_triangles);
   };
   double signed_volume = 0.0;
@@ -231,14 +247,16 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
     float best = -1.f;
     uint32_t hit = 0;
     size_t last = SIZE_MAX;
+    float oc[3];
+    g.to_cells(o, oc);
     for (float s = 0.f; s <= max_ray; s += 0.5f * g.cell) {
       if (budget == 0) return false;
       --budget;
       if (best >= 0.f && s > best + g.cell) break;
-      const float p[3] = {o[0] + s * d[0], o[1] + s * d[1], o[2] + s * d[2]};
-      int c[3];
-      if (!g.cell_of(p, c)) return best < 0.f;
-      const size_t i = g.index(c[0], c[1], c[2]);
+      const float sc = s * g.inv_cell;
+      const float p[3] = {oc[0] + sc * d[0], oc[1] + sc * d[1], oc[2] + sc * d[2]};
+      const size_t i = g.cell_at(p);
+      if (i == SIZE_MAX) return best < 0.f;
       if (i == last) continue;
       last = i;
       if (best < 0.f && g.state[i] == 2) return true;  // reached outside air through the material
@@ -272,7 +290,9 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
     const float m[3] = {e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]};
     if (-inward * (m[0] * d[0] + m[1] * d[1] + m[2] * d[2]) <= 0.f) return false;
     const float q[3] = {o[0] + best * d[0], o[1] + best * d[1], o[2] + best * d[2]};
-    return side_sees_outside(q, d, 1.f);
+    float qc[3];
+    g.to_cells(q, qc);
+    return side_sees_outside(qc, d, 1.f);
   };
   // A triangle much smaller than the noise on its vertices (a finely tessellated upload with
   // vertex noise) has a normal pointing anywhere, and stepping along it runs inside the thickened
@@ -346,12 +366,14 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   // (about half the time of the pass on 100k-300k-triangle corpus uploads, enclosed area within 2%).
   std::unordered_map<uint64_t, bool> skin_by_cell;
   auto skin_of_cell = [&](uint32_t t, const float o[3], const float n[3]) {
-    int c[3];
-    if (!g.cell_of(o, c)) return backs_onto_outside(t, o, n);
+    float oc[3];
+    g.to_cells(o, oc);
+    const size_t cell = g.cell_at(oc);
+    if (cell == SIZE_MAX) return backs_onto_outside(t, o, n);
     int axis = 0;
     for (int k = 1; k < 3; ++k)
       if (std::fabs(n[k]) > std::fabs(n[axis])) axis = k;
-    const uint64_t key = uint64_t(g.index(c[0], c[1], c[2])) * 6 + uint64_t(2 * axis + (n[axis] < 0.f));
+    const uint64_t key = uint64_t(cell) * 6 + uint64_t(2 * axis + (n[axis] < 0.f));
     auto it = skin_by_cell.find(key);
     if (it != skin_by_cell.end()) return it->second;
     const bool skin = backs_onto_outside(t, o, n);
@@ -376,10 +398,12 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
     bool hidden = false;
     if (len > 0.f) {
       for (float& x : n) x /= len;
-      hidden = !side_sees_outside(centroid, n, 1.f) && !side_sees_outside(centroid, n, -1.f);
+      float cc[3];
+      g.to_cells(centroid, cc);
+      hidden = !side_sees_outside(cc, n, 1.f) && !side_sees_outside(cc, n, -1.f);
       float sm[3];
       const bool smooth = hidden && smoothed_normal(t, sm);
-      if (smooth) hidden = !side_sees_outside(centroid, sm, 1.f) && !side_sees_outside(centroid, sm, -1.f);
+      if (smooth) hidden = !side_sees_outside(cc, sm, 1.f) && !side_sees_outside(cc, sm, -1.f);
       hidden = hidden && !skin_of_cell(t, centroid, smooth ? sm : n);
     }
     if (hidden) {

@@ -49,6 +49,15 @@ bool debug_enabled() {
   return on;
 }
 
+// A cloud's anchors (surface samples and their face normals) in a grid's slot order.
+struct SlotAnchors {
+  std::vector<Vec3> points, normals;
+};
+SlotAnchors slot_anchors(const Cloud& c, const PointGrid& grid) {
+  return {grid.in_slot_order(c.anchor_points.empty() ? c.points : c.anchor_points),
+          grid.in_slot_order(c.anchor_normals.empty() ? c.normals : c.anchor_normals)};
+}
+
 // One connected piece of the job (a mesh component or a G-code object).
 struct Part {
   uint32_t file = 0;
@@ -72,6 +81,8 @@ struct Part {
   PointGrid dense_grid;
   Cloud coarse;          // dense averaged at kIcpFraction * L: what ICP aligns to (cheap, smooth)
   PointGrid coarse_grid;
+  // Both clouds' anchors in their grid's slot order: fitting reads them in sequence.
+  SlotAnchors dense_slots, coarse_slots;
   std::vector<Features> rungs;  // index j - kRungMin
   // An exact rigid copy of another part of the job (geometry/copies.h): described by moving that
   // part's clouds and features, and given its fits moved, instead of verified again.
@@ -99,6 +110,8 @@ Cloud moved_cloud(const Cloud& c, const Similarity& P) {
 void build_part_grids(Part& part) {
   part.dense_grid = PointGrid(part.dense.points, std::max(part.dense_spacing * 4.f, 1e-6f));
   part.coarse_grid = PointGrid(part.coarse.points, std::max(0.03f * size_of_area(part.area), 1e-6f));
+  part.dense_slots = slot_anchors(part.dense, part.dense_grid);
+  part.coarse_slots = slot_anchors(part.coarse, part.coarse_grid);
 }
 
 void describe_copy(Part& part, const Part& source) {
@@ -563,10 +576,7 @@ Coverage measure_coverage(const Part& part, const PackData& pack, uint32_t ref, 
     if (outside_walls(part, n)) continue;
     total += kp.weight;
     stotal += kp.weight * kp.salience;
-    bool ok = false;
-    part.dense_grid.for_each_within(p, tol, [&](int i) {
-      if (!ok && part.dense.normals[i].dot(n) > fit.normal) ok = true;
-    });
+    const bool ok = part.dense_grid.any_within(p, tol, [&](int i) { return part.dense.normals[i].dot(n) > fit.normal; });
     if (ok) {
       hit += kp.weight;
       shit += kp.weight * kp.salience;
@@ -812,11 +822,8 @@ double explained_fraction(const Part& part, const PackData& pack, uint32_t ref, 
     const Vec3& m = part.dense.normals[i];
     const float w = part.dense.weights[i];
     total += w;
-    bool ok = false;
-    grid.for_each_within(q, reach, [&](int k) {
-      if (!ok && std::fabs((q - pos[k]).dot(nrm[k])) <= plane && nrm[k].dot(m) > fit.normal) ok = true;
-    });
-    if (ok) hit += w;
+    if (grid.any_within(q, reach, [&](int k) { return std::fabs((q - pos[k]).dot(nrm[k])) <= plane && nrm[k].dot(m) > fit.normal; }))
+      hit += w;
   }
   return total > 0 ? hit / total : 0.0;
 }
@@ -924,11 +931,7 @@ double rough_coverage(const Part& part, const PackData& pack, uint32_t ref, cons
     const Vec3 p = T.apply(Eigen::Map<const Vec3>(kp.position));
     const Vec3 n = T.rotation * Eigen::Map<const Vec3>(kp.surface_normal);
     total += kp.weight;
-    bool ok = false;
-    part.coarse_grid.for_each_within(p, tol, [&](int i) {
-      if (!ok && part.coarse.anchor_normal(i).dot(n) > 0.5f) ok = true;
-    });
-    if (ok) hit += kp.weight;
+    if (part.coarse_grid.any_slot_within(p, tol, [&](uint32_t s) { return part.coarse_slots.normals[s].dot(n) > 0.5f; })) hit += kp.weight;
   }
   return total > 0 ? hit / total : 0.0;
 }
@@ -978,18 +981,18 @@ Similarity refine_icp(const Part& part, const PackData& pack, uint32_t ref, Simi
       // Early rounds align to the coarse cloud (few candidates within the wide gate); the last
       // rounds, with a tight gate, to the dense one.
       const bool fine = it >= 7;
-      const Cloud& cloud = fine ? part.dense : part.coarse;
+      const SlotAnchors& anchors = fine ? part.dense_slots : part.coarse_slots;
       const PointGrid& grid = fine ? part.dense_grid : part.coarse_grid;
-      int best = -1;
+      int64_t best = -1;
       float bd = gate * gate;
-      grid.for_each_within(p, gate, [&](int i) {
-        if (cloud.anchor_normal(i).dot(n) < 0.5f) return;
-        float d2 = (cloud.anchor_point(i) - p).squaredNorm();
-        if (d2 < bd) { bd = d2; best = i; }
+      grid.for_each_slot_within(p, gate, [&](uint32_t s) {
+        if (anchors.normals[s].dot(n) < 0.5f) return;
+        float d2 = (anchors.points[s] - p).squaredNorm();
+        if (d2 < bd) { bd = d2; best = s; }
       });
       if (best >= 0) {
         src.push_back(a);
-        dst.push_back(cloud.anchor_point(best));
+        dst.push_back(anchors.points[size_t(best)]);
       }
     }
     Similarity next;
@@ -1051,7 +1054,7 @@ Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, co
   constexpr int kIterations = 12;
   for (int it = 0; it < kIterations; ++it) {
     const bool fine = it >= kIterations - 3;
-    const Cloud& cloud = fine ? part.dense : part.coarse;
+    const SlotAnchors& anchors = fine ? part.dense_slots : part.coarse_slots;
     const PointGrid& grid = fine ? part.dense_grid : part.coarse_grid;
     const float gate = std::max(float(0.08 * L * std::pow(0.85, it)), 2.f * part.dense_spacing);
     const Eigen::Matrix3d normal_map = A.inverse().transpose();
@@ -1067,14 +1070,14 @@ Stretch measure_stretch(const Part& part, const PackData& pack, uint32_t ref, co
       const Eigen::Vector3d x = A * p + b;
       const Vec3 n = (normal_map * Eigen::Map<const Vec3>(kp.surface_normal).cast<double>()).normalized().cast<float>();
       const Vec3 xf = x.cast<float>();
-      int best = -1;
+      int64_t best = -1;
       float bd = gate * gate;
-      grid.for_each_within(xf, gate, [&](int i) {
-        if (cloud.anchor_normal(i).dot(n) < 0.7f) return;
-        const float d2 = (cloud.anchor_point(i) - xf).squaredNorm();
-        if (d2 < bd) { bd = d2; best = i; }
+      grid.for_each_slot_within(xf, gate, [&](uint32_t s) {
+        if (anchors.normals[s].dot(n) < 0.7f) return;
+        const float d2 = (anchors.points[s] - xf).squaredNorm();
+        if (d2 < bd) { bd = d2; best = s; }
       });
-      if (best >= 0) pairs.push_back(Pair3{p, cloud.anchor_point(best).cast<double>(), cloud.anchor_normal(best).cast<double>()});
+      if (best >= 0) pairs.push_back(Pair3{p, anchors.points[size_t(best)].cast<double>(), anchors.normals[size_t(best)].cast<double>()});
     }
     if (pairs.size() < 12) return out;
     // Unknowns: A row-major (9), b (3). Residual m . (A p + b - q).
