@@ -62,7 +62,8 @@ const CommandSpec& variant_command() {
         "(1-2 exact plane cuts with flat caps, pieces moved apart over 2 files), plate (among OTHER\n"
         "parts), fused (boolean union with a block), combined (rotation, scale, mirror and noise),\n"
         "buried (inside a hollow shell held by thin sprues), holes (1-3 drilled holes), remesh\n"
-        "(isotropic remeshing to 1% of the diagonal).\n";
+        "(isotropic remeshing to 1% of the diagonal), lettering (a 3-5 digit label embossed on or\n"
+        "engraved into the surface).\n";
     c.options = {OptionSpec{"--kind", "KIND", "", "the transformation (see the list above)"},
                  opt_out("the path prefix of the STL file(s) to write"),
                  OptionSpec{"--seed", "N", "1", "random seed (rotation, scale, cut planes...)"}};

@@ -404,6 +404,43 @@ TEST_F(VariantSuite, HolesRemoveALittleMaterial) {
     }
 }
 
+TEST_F(VariantSuite, LetteringAddsOrCarvesALittleMaterial) {
+  // (Whether a seed embosses or engraves does not depend on the part: seeds 1-3 engrave, 4-6 emboss.)
+  size_t embossed = 0, engraved = 0;
+  for (auto& [name, m] : *parts_)
+    for (uint64_t seed : {1, 2, 3, 4, 5, 6}) {
+      Variant v;
+      try {
+        v = make_variant(m, VariantKind::lettering, seed);
+      } catch (const Error& e) {
+        // Only a part with no spot to take the label may refuse, and it says so.
+        EXPECT_NE(std::string(e.what()).find("lettering: no spot"), std::string::npos) << name << ": " << e.what();
+        continue;
+      }
+      Mesh h = only_file(v);
+      const std::string label = name + " " + v.name;
+      const double vp = std::abs(volume(m)), d = diagonal(m);
+      EXPECT_TRUE(closed_oriented(h)) << label;
+      EXPECT_EQ(eval::connected_pieces(h).size(), eval::connected_pieces(m).size()) << label;
+      // At most five digits of seven strokes, each at most 3% x 1% x 2% of the diagonal.
+      const double most = 5 * 7 * 0.03 * 0.01 * 0.02 * d * d * d;
+      const bool emboss = v.name.find("emboss") != std::string::npos;
+      EXPECT_TRUE(emboss || v.name.find("engrave") != std::string::npos) << label;
+      if (emboss) {
+        EXPECT_GT(std::abs(volume(h)), vp) << label;
+        EXPECT_LT(std::abs(volume(h)), vp + most) << label;
+      } else {
+        EXPECT_LT(std::abs(volume(h)), vp) << label;
+        EXPECT_GT(std::abs(volume(h)), vp - most) << label;
+      }
+      EXPECT_GT(area(h), area(m)) << label;  // strokes add their sides either way
+      EXPECT_LT(area(h), 1.1 * area(m)) << label;
+      ++(emboss ? embossed : engraved);
+    }
+  EXPECT_GT(embossed, 0u);
+  EXPECT_GT(engraved, 0u);
+}
+
 TEST_F(VariantSuite, DecimateAndRemeshKeepTheShape) {
   // Twelve triangles have none to spare.
   try {

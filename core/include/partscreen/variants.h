@@ -29,6 +29,7 @@ enum class VariantKind {
   buried,       // inside a hollow box shell joined to it by thin sprues: one component
   holes,        // 1-3 through holes drilled (3-8% of the part size)
   remesh,       // isotropic remeshing to an edge length of 1% of the bounding-box diagonal
+  lettering,    // a 3-5 character label embossed on or engraved into the surface
 };
 
 const char* variant_name(VariantKind kind);

@@ -226,6 +226,7 @@ const char* variant_name(VariantKind k) {
     case VariantKind::buried: return "buried";
     case VariantKind::holes: return "holes";
     case VariantKind::remesh: return "remesh";
+    case VariantKind::lettering: return "lettering";
   }
   return "?";
 }
@@ -234,7 +235,8 @@ std::vector<VariantKind> all_variant_kinds() {
   return {VariantKind::identity, VariantKind::rigid,     VariantKind::scale,    VariantKind::unit_up,
           VariantKind::unit_down, VariantKind::mirror,   VariantKind::noise,    VariantKind::subdivide,
           VariantKind::decimate,  VariantKind::pieces,   VariantKind::plate,    VariantKind::fused,
-          VariantKind::combined,  VariantKind::buried,   VariantKind::holes,    VariantKind::remesh};
+          VariantKind::combined,  VariantKind::buried,   VariantKind::holes,    VariantKind::remesh,
+          VariantKind::lettering};
 }
 
 Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const std::vector<Mesh>& others) {
@@ -330,6 +332,59 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
         throw Error(ErrorCode::invalid_argument, "", "holes: the part is not a closed, self-intersection-free solid");
       m = std::move(out);
       v.name += "(" + std::to_string(count) + ")";
+      rigid(m);
+      break;
+    }
+    case VariantKind::lettering: {
+      // A label (a name, a version) as a user adds one in CAD before printing: 3-5 digits in a
+      // segmented face, each digit up to seven separate strokes, 5% of the diagonal high, strokes
+      // 1% wide, embossed 1% proud of the surface or engraved 1% deep, centred on a random surface
+      // point and turned at random about its normal. A spot where the label would leave strokes
+      // floating off the part (emboss) or cut it apart (engrave) is drawn again.
+      static const uint8_t kDigits[10] = {0x3F, 0x06, 0x5B, 0x4F, 0x66, 0x6D, 0x7D, 0x07, 0x7F, 0x6F};  // segments a-g
+      const bool emboss = u(rng) < 0.5;
+      const int digits = 3 + int(u(rng) * 3) % 3;
+      const double h = 0.05 * diag, w = 0.6 * h, s = 0.01 * diag, gap = 0.25 * s, pitch = w + 2.5 * s;
+      const size_t pieces_before = eval::connected_pieces(m).size();
+      const double volume_before = measure_component(m, 0, uint32_t(m.triangle_count())).volume_mm3;
+      Mesh out;
+      bool made = false;
+      for (int attempt = 0; attempt < 8 && !made; ++attempt) {
+        V3 p, n;
+        sample_surface(m, rng, p, n);
+        const V3 t0 = n.unitOrthogonal();
+        const double turn = 6.283185307179586 * u(rng);
+        const V3 t1 = std::cos(turn) * t0 + std::sin(turn) * n.cross(t0), t2 = n.cross(t1);
+        Eigen::Matrix3d R;
+        R << t1, t2, n;
+        const double x0 = -0.5 * (digits * pitch - 2.5 * s), y0 = -0.5 * h;
+        Mesh label;
+        for (int d = 0; d < digits; ++d) {
+          const uint8_t on = kDigits[int(u(rng) * 10) % 10];
+          const double x = x0 + d * pitch;
+          // (x range, y range) of segments a..g: horizontals between the verticals, gaps at corners.
+          const double seg[7][4] = {{x + s + gap, x + w - s - gap, y0 + h - s, y0 + h},
+                                    {x + w - s, x + w, y0 + 0.5 * h + gap, y0 + h - gap},
+                                    {x + w - s, x + w, y0 + gap, y0 + 0.5 * h - gap},
+                                    {x + s + gap, x + w - s - gap, y0, y0 + s},
+                                    {x, x + s, y0 + gap, y0 + 0.5 * h - gap},
+                                    {x, x + s, y0 + 0.5 * h + gap, y0 + h - gap},
+                                    {x + s + gap, x + w - s - gap, y0 + 0.5 * (h - s), y0 + 0.5 * (h + s)}};
+          for (int k = 0; k < 7; ++k) {
+            if (!(on >> k & 1)) continue;
+            Mesh stroke = box(V3(seg[k][0], seg[k][2], -s), V3(seg[k][1], seg[k][3], s));
+            transform(stroke, R, p);
+            append(label, stroke);
+          }
+        }
+        if (!eval::apply_booleans(m, {{emboss ? eval::BooleanOp::unite : eval::BooleanOp::subtract, label}}, out)) continue;
+        const double change = measure_component(out, 0, uint32_t(out.triangle_count())).volume_mm3 - volume_before;
+        made = eval::connected_pieces(out).size() == pieces_before && (emboss ? change > 0.0 : change < 0.0);
+      }
+      if (!made)
+        throw Error(ErrorCode::invalid_argument, "", "lettering: no spot on the part takes the label (the part is not a closed solid, or too thin)");
+      m = std::move(out);
+      v.name += std::string(emboss ? "(emboss," : "(engrave,") + std::to_string(digits) + ")";
       rigid(m);
       break;
     }
