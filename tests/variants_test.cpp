@@ -406,7 +406,7 @@ TEST_F(VariantSuite, HolesRemoveALittleMaterial) {
 
 TEST_F(VariantSuite, LetteringAddsOrCarvesALittleMaterial) {
   // (Whether a seed embosses or engraves does not depend on the part: seeds 1-3 engrave, 4-6 emboss.)
-  size_t embossed = 0, engraved = 0;
+  size_t embossed = 0, engraved = 0, refused = 0;
   for (auto& [name, m] : *parts_)
     for (uint64_t seed : {1, 2, 3, 4, 5, 6}) {
       Variant v;
@@ -415,6 +415,7 @@ TEST_F(VariantSuite, LetteringAddsOrCarvesALittleMaterial) {
       } catch (const Error& e) {
         // Only a part with no spot to take the label may refuse, and it says so.
         EXPECT_NE(std::string(e.what()).find("lettering: no spot"), std::string::npos) << name << ": " << e.what();
+        ++refused;
         continue;
       }
       Mesh h = only_file(v);
@@ -422,8 +423,10 @@ TEST_F(VariantSuite, LetteringAddsOrCarvesALittleMaterial) {
       const double vp = std::abs(volume(m)), d = diagonal(m);
       EXPECT_TRUE(closed_oriented(h)) << label;
       EXPECT_EQ(eval::connected_pieces(h).size(), eval::connected_pieces(m).size()) << label;
-      // At most five digits of seven strokes, each at most 3% x 1% x 2% of the diagonal.
-      const double most = 5 * 7 * 0.03 * 0.01 * 0.02 * d * d * d;
+      // At most five digits of seven strokes, each at most 3% x 1% of the diagonal across and
+      // reaching a stroke depth (1%) past the surface under it on either side, which lies within
+      // three stroke depths of the label's plane: at most 8% of the diagonal along the normal.
+      const double most = 5 * 7 * 0.03 * 0.01 * 0.08 * d * d * d;
       const bool emboss = v.name.find("emboss") != std::string::npos;
       EXPECT_TRUE(emboss || v.name.find("engrave") != std::string::npos) << label;
       if (emboss) {
@@ -439,6 +442,7 @@ TEST_F(VariantSuite, LetteringAddsOrCarvesALittleMaterial) {
     }
   EXPECT_GT(embossed, 0u);
   EXPECT_GT(engraved, 0u);
+  EXPECT_LT(refused, (embossed + engraved) / 3) << "most parts take a label";
 }
 
 TEST_F(VariantSuite, DecimateAndRemeshKeepTheShape) {

@@ -6,6 +6,7 @@
 
 #include <Eigen/Geometry>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -157,6 +158,40 @@ Mesh cylinder(const V3& centre, const V3& axis, double radius, double half_lengt
     c.indices.insert(c.indices.end(), {bottom, j, i, top, n + i, n + j});
   }
   return c;
+}
+
+// The height of the surface above each point along n (the line through it along n meets a face
+// of m facing the same way within 25 degrees; the meeting nearest the point counts), each within
+// max_height; false when a point has no such face under or over it (off an edge, over a hole).
+bool surface_heights(const Mesh& m, const std::vector<V3>& points, const V3& n, double max_height,
+                     std::vector<double>& heights) {
+  std::vector<std::array<V3, 3>> faces;
+  for (size_t f = 0; f + 2 < m.indices.size(); f += 3) {
+    const V3 a = vert(m, m.indices[f]), b = vert(m, m.indices[f + 1]), c = vert(m, m.indices[f + 2]);
+    const V3 fn = (b - a).cross(c - a);
+    const double len = fn.norm();
+    if (len > 0.0 && fn.dot(n) >= 0.9 * len) faces.push_back({a, b, c});
+  }
+  heights.assign(points.size(), 0.0);
+  for (size_t i = 0; i < points.size(); ++i) {
+    bool hit = false;
+    for (const auto& [a, b, c] : faces) {
+      // Moller-Trumbore, the line in both directions.
+      const V3 e1 = b - a, e2 = c - a, pv = n.cross(e2);
+      const double det = e1.dot(pv);
+      if (std::fabs(det) < 1e-30) continue;
+      const V3 tv = points[i] - a;
+      const double bu = tv.dot(pv) / det;
+      if (bu < 0.0 || bu > 1.0) continue;
+      const V3 qv = tv.cross(e1);
+      const double bv = n.dot(qv) / det;
+      if (bv < 0.0 || bu + bv > 1.0) continue;
+      const double t = e2.dot(qv) / det;
+      if (std::fabs(t) <= max_height && (!hit || std::fabs(t) < std::fabs(heights[i]))) heights[i] = t, hit = true;
+    }
+    if (!hit) return false;
+  }
+  return true;
 }
 
 // A point on the surface, area-weighted, with its face normal.
@@ -339,17 +374,24 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
       // A label (a name, a version) as a user adds one in CAD before printing: 3-5 digits in a
       // segmented face, each digit up to seven separate strokes, 5% of the diagonal high, strokes
       // 1% wide, embossed 1% proud of the surface or engraved 1% deep, centred on a random surface
-      // point and turned at random about its normal. A spot where the label would leave strokes
-      // floating off the part (emboss) or cut it apart (engrave) is drawn again.
+      // point and turned at random about its normal. Each stroke follows the surface under it
+      // (a curved face too): it reaches from a stroke depth under the lowest surface point below
+      // its corners to a stroke depth over the highest. A spot where a corner has no surface
+      // facing the label's way within three stroke depths (off an edge, over a hole), or where
+      // the result is not one piece per piece of the part, is drawn again; after every eight
+      // spots the label shrinks (to 0.75x, then 0.5x: a long, narrow part has no face that takes
+      // the full size).
       static const uint8_t kDigits[10] = {0x3F, 0x06, 0x5B, 0x4F, 0x66, 0x6D, 0x7D, 0x07, 0x7F, 0x6F};  // segments a-g
       const bool emboss = u(rng) < 0.5;
       const int digits = 3 + int(u(rng) * 3) % 3;
-      const double h = 0.05 * diag, w = 0.6 * h, s = 0.01 * diag, gap = 0.25 * s, pitch = w + 2.5 * s;
       const size_t pieces_before = eval::connected_pieces(m).size();
       const double volume_before = measure_component(m, 0, uint32_t(m.triangle_count())).volume_mm3;
       Mesh out;
       bool made = false;
-      for (int attempt = 0; attempt < 8 && !made; ++attempt) {
+      double size = 1.0;
+      for (int attempt = 0; attempt < 24 && !made; ++attempt) {
+        size = attempt < 8 ? 1.0 : attempt < 16 ? 0.75 : 0.5;
+        const double h = 0.05 * size * diag, w = 0.6 * h, s = 0.01 * size * diag, gap = 0.25 * s, pitch = w + 2.5 * s;
         V3 p, n;
         sample_surface(m, rng, p, n);
         const V3 t0 = n.unitOrthogonal();
@@ -359,6 +401,7 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
         R << t1, t2, n;
         const double x0 = -0.5 * (digits * pitch - 2.5 * s), y0 = -0.5 * h;
         Mesh label;
+        std::vector<std::array<double, 4>> strokes;  // x range, y range in the label's plane
         for (int d = 0; d < digits; ++d) {
           const uint8_t on = kDigits[int(u(rng) * 10) % 10];
           const double x = x0 + d * pitch;
@@ -370,21 +413,29 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
                                     {x, x + s, y0 + gap, y0 + 0.5 * h - gap},
                                     {x, x + s, y0 + 0.5 * h + gap, y0 + h - gap},
                                     {x + s + gap, x + w - s - gap, y0 + 0.5 * (h - s), y0 + 0.5 * (h + s)}};
-          for (int k = 0; k < 7; ++k) {
-            if (!(on >> k & 1)) continue;
-            Mesh stroke = box(V3(seg[k][0], seg[k][2], -s), V3(seg[k][1], seg[k][3], s));
-            transform(stroke, R, p);
-            append(label, stroke);
-          }
+          for (int k = 0; k < 7; ++k)
+            if (on >> k & 1) strokes.push_back({seg[k][0], seg[k][1], seg[k][2], seg[k][3]});
+        }
+        std::vector<V3> corners;
+        for (const auto& st : strokes)
+          for (int c = 0; c < 4; ++c) corners.push_back(p + R * V3(st[c & 1], st[2 + (c >> 1)], 0.0));
+        std::vector<double> z;
+        if (!surface_heights(m, corners, n, 3.0 * s, z)) continue;
+        for (size_t k = 0; k < strokes.size(); ++k) {
+          const auto& st = strokes[k];
+          const auto [lo, hi] = std::minmax({z[4 * k], z[4 * k + 1], z[4 * k + 2], z[4 * k + 3]});
+          Mesh stroke = box(V3(st[0], st[2], lo - s), V3(st[1], st[3], hi + s));
+          transform(stroke, R, p);
+          append(label, stroke);
         }
         if (!eval::apply_booleans(m, {{emboss ? eval::BooleanOp::unite : eval::BooleanOp::subtract, label}}, out)) continue;
         const double change = measure_component(out, 0, uint32_t(out.triangle_count())).volume_mm3 - volume_before;
         made = eval::connected_pieces(out).size() == pieces_before && (emboss ? change > 0.0 : change < 0.0);
       }
       if (!made)
-        throw Error(ErrorCode::invalid_argument, "", "lettering: no spot on the part takes the label (the part is not a closed solid, or too thin)");
+        throw Error(ErrorCode::invalid_argument, "", "lettering: no spot on the part takes the label (or the part is not a closed solid)");
       m = std::move(out);
-      v.name += std::string(emboss ? "(emboss," : "(engrave,") + std::to_string(digits) + ")";
+      v.name += std::string(emboss ? "(emboss," : "(engrave,") + std::to_string(digits) + (size < 1.0 ? size < 0.75 ? ",0.5x)" : ",0.75x)" : ")");
       rigid(m);
       break;
     }
