@@ -24,9 +24,8 @@ struct Grid {
   size_t cell_at(const float x[3]) const {
     int c[3];
     for (int k = 0; k < 3; ++k) {
-      if (!(x[k] >= 0.f)) return SIZE_MAX;
+      if (!(x[k] >= 0.f && x[k] < float(n[k]))) return SIZE_MAX;  // NaN too; no int overflow
       c[k] = int(x[k]);
-      if (c[k] >= n[k]) return SIZE_MAX;
     }
     return index(c[0], c[1], c[2]);
   }
