@@ -657,7 +657,7 @@ TEST(Similarity, ComposeAppliesInnerThenOuterAndInverseUndoes) {
 // is not enrolled stays clear. (Before: a plate of eight 26k-triangle corpus parts took 20x the
 // time of one.)
 TEST_F(Engine, PlateOfCopiesScansLikeOneCopy) {
-  for (const std::string& stem : {"rotor", "anchor", "fandisk"}) {
+  for (const std::string stem : {"rotor", "anchor", "fandisk"}) {
     const ScanResult single = scan_loaded({loaded_from_mesh(mesh(stem), stem + ".stl")}, pack(), two_threads());
     ASSERT_FALSE(single.matches.empty()) << stem;
     Mesh plate;
