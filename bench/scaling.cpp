@@ -131,9 +131,8 @@ static int run(const std::string& folder, const std::vector<size_t>& sizes, size
     Mesh m = grown(make_variant(base[idx], VariantKind::rigid, q).files[0], upload_triangles);
     if (!save_uploads.empty()) {
       fs::create_directories(save_uploads);
-      char name[16];
-      std::snprintf(name, sizeof name, "%02zu-", q);
-      write_binary_stl(m, (fs::path(save_uploads) / (name + fs::path(base_path[idx]).filename().string())).string());
+      const std::string name = (q < 10 ? "0" : "") + std::to_string(q) + "-" + fs::path(base_path[idx]).filename().string();
+      write_binary_stl(m, (fs::path(save_uploads) / name).string());
     }
     uploads.push_back({loaded_from_mesh(std::move(m), fs::path(base_path[idx]).filename().string()), enrolled ? "ref" + std::to_string(idx) : ""});
   }

@@ -59,7 +59,9 @@ void expect_queries_exact(const std::vector<Vec3>& pts, float cell, std::vector<
       const bool odd = std::any_of(truth.begin(), truth.end(), [](int i) { return i % 2 == 1; });
       size_t calls = 0;
       EXPECT_EQ(grid.any_within(q, r, [&](int i) { ++calls; return i % 2 == 1; }), odd);
-      if (odd) EXPECT_LE(calls, truth.size());
+      if (odd) {
+        EXPECT_LE(calls, truth.size());
+      }
       size_t after_true = 0;
       bool found = false;
       grid.any_slot_within(q, r, [&](uint32_t s) {
