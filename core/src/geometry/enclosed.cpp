@@ -240,14 +240,13 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   // in the cells their samples fall in) then still reaches outside air, or the far wall of a cavity.
   const float max_ray = g.cell * std::sqrt(float(g.n[0]) * g.n[0] + float(g.n[1]) * g.n[1] + float(g.n[2]) * g.n[2]);
   size_t budget = 256 * size_t(component.triangle_count) + 65536;
-  auto backs_onto_outside = [&](uint32_t self, const float o[3], const float n[3]) {
+  // (o in mm, for the ray tests against triangles; oc the same point in cell units.)
+  auto backs_onto_outside = [&](uint32_t self, const float o[3], const float oc[3], const float n[3]) {
     if (cell_start.empty()) build_cell_lists();
     const float d[3] = {inward * n[0], inward * n[1], inward * n[2]};
     float best = -1.f;
     uint32_t hit = 0;
     size_t last = SIZE_MAX;
-    float oc[3];
-    g.to_cells(o, oc);
     for (float s = 0.f; s <= max_ray; s += 0.5f * g.cell) {
       if (budget == 0) return false;
       --budget;
@@ -364,18 +363,16 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
   // answer: a finely tessellated upload has tens of them per cell, and one ray decides for all
   // (about half the time of the pass on 100k-300k-triangle corpus uploads, enclosed area within 2%).
   std::unordered_map<uint64_t, bool> skin_by_cell;
-  auto skin_of_cell = [&](uint32_t t, const float o[3], const float n[3]) {
-    float oc[3];
-    g.to_cells(o, oc);
+  auto skin_of_cell = [&](uint32_t t, const float o[3], const float oc[3], const float n[3]) {
     const size_t cell = g.cell_at(oc);
-    if (cell == SIZE_MAX) return backs_onto_outside(t, o, n);
+    if (cell == SIZE_MAX) return backs_onto_outside(t, o, oc, n);
     int axis = 0;
     for (int k = 1; k < 3; ++k)
       if (std::fabs(n[k]) > std::fabs(n[axis])) axis = k;
     const uint64_t key = uint64_t(cell) * 6 + uint64_t(2 * axis + (n[axis] < 0.f));
     auto it = skin_by_cell.find(key);
     if (it != skin_by_cell.end()) return it->second;
-    const bool skin = backs_onto_outside(t, o, n);
+    const bool skin = backs_onto_outside(t, o, oc, n);
     skin_by_cell.emplace(key, skin);
     return skin;
   };
@@ -403,7 +400,7 @@ EnclosedSurface enclosed_surface(const Mesh& mesh, const ComponentInfo& componen
       float sm[3];
       const bool smooth = hidden && smoothed_normal(t, sm);
       if (smooth) hidden = !side_sees_outside(cc, sm, 1.f) && !side_sees_outside(cc, sm, -1.f);
-      hidden = hidden && !skin_of_cell(t, centroid, smooth ? sm : n);
+      hidden = hidden && !skin_of_cell(t, centroid, cc, smooth ? sm : n);
     }
     if (hidden) {
       if (!in_run) {
