@@ -63,7 +63,8 @@ const CommandSpec& variant_command() {
         "parts), fused (boolean union with a block), combined (rotation, scale, mirror and noise),\n"
         "buried (inside a hollow shell held by thin sprues), holes (1-3 drilled holes), remesh\n"
         "(isotropic remeshing to 1% of the diagonal), lettering (a 3-5 digit label embossed on or\n"
-        "engraved into the surface).\n";
+        "engraved into the surface), fillets (1-3 straight outer edges rounded or inner corners filled,\n"
+        "radius 1-2.5% of the diagonal).\n";
     c.options = {OptionSpec{"--kind", "KIND", "", "the transformation (see the list above)"},
                  opt_out("the path prefix of the STL file(s) to write"),
                  OptionSpec{"--seed", "N", "1", "random seed (rotation, scale, cut planes...)"}};

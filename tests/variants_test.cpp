@@ -445,6 +445,93 @@ TEST_F(VariantSuite, LetteringAddsOrCarvesALittleMaterial) {
   EXPECT_LT(refused, (embossed + engraved) / 3) << "most parts take a label";
 }
 
+// The counts and radius a fillets variant's name gives: "fillets(round R,fill F,r P%...)".
+struct FilletLabel {
+  int rounded = -1, filled = -1;
+  double radius_share = 0;  // of the diagonal
+  bool halved = false;
+};
+FilletLabel fillet_label(const std::string& name) {
+  FilletLabel l;
+  double percent = 0;
+  if (std::sscanf(name.c_str(), "fillets(round %d,fill %d,r %lf%%", &l.rounded, &l.filled, &percent) == 3) l.radius_share = percent / 100;
+  l.halved = name.find("halved") != std::string::npos;
+  return l;
+}
+
+TEST_F(VariantSuite, FilletsRoundOuterEdgesAndFillInnerCorners) {
+  // The U prism (30 x 20 x 20, a 10 x 10 notch) has edges 10, 20 and 30 long, all meeting at 90
+  // degrees: two inner corners (the notch's, 20 long) and the rest outer edges. A quarter-round
+  // fillet of radius r on an edge of length L takes (1 - pi/4) r^2 L off an outer edge and adds it
+  // to an inner corner (the tool runs 5% of r past an outer edge's ends and stops 5% short of an
+  // inner corner's; its 16-chord arc lies 0.6% off). Both replace 2r of flat face by a quarter
+  // circle, so the area shrinks either way.
+  const Mesh u = u_prism(20);
+  const double vu = std::abs(volume(u)), au = area(u), d = diagonal(u), wedge = 1 - kPi / 4;
+  int only_filled = 0, only_rounded = 0;
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    const Variant v = make_variant(u, VariantKind::fillets, seed);
+    const Mesh h = only_file(v);
+    const std::string label = v.name + " seed " + std::to_string(seed);
+    const FilletLabel l = fillet_label(v.name);
+    ASSERT_GE(l.rounded, 0) << label;
+    ASSERT_GT(l.rounded + l.filled, 0) << label;
+    EXPECT_LE(l.rounded + l.filled, 3) << label;
+    EXPECT_LE(l.filled, 2) << label;
+    EXPECT_FALSE(l.halved) << label << ": every face is at least 10 wide";
+    EXPECT_GE(l.radius_share, 0.01) << label;
+    EXPECT_LE(l.radius_share, 0.025) << label;
+    EXPECT_TRUE(closed_oriented(h)) << label;
+    EXPECT_EQ(eval::connected_pieces(h).size(), 1u) << label;
+    EXPECT_LT(area(h), au) << label;
+    const double r = l.radius_share * d, per_length = wedge * r * r, change = std::abs(volume(h)) - vu;
+    if (l.rounded == 0) {
+      EXPECT_NEAR(change, l.filled * per_length * 20, 0.03 * l.filled * per_length * 20) << label;
+      ++only_filled;
+    } else if (l.filled == 0) {
+      EXPECT_LT(change, 0) << label;
+      if (l.rounded == 1) {  // one edge, of one of the prism's lengths
+        const double length = -change / per_length;
+        EXPECT_TRUE(std::abs(length - 10) < 0.3 || std::abs(length - 20) < 0.6 || std::abs(length - 30) < 0.9) << label << ": " << length;
+      }
+      ++only_rounded;
+    }
+  }
+  EXPECT_GT(only_filled, 0);
+  EXPECT_GT(only_rounded, 0);
+
+  // A cylinder has no straight sharp edge: refused with the reason. Real parts take fillets or
+  // say why not, and change by a few fillets' worth at most.
+  try {
+    make_variant(tube(10, 6, 30, 48), VariantKind::fillets, 1);
+    ADD_FAILURE() << "a tube was filleted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fillets: no straight sharp edge"), std::string::npos) << e.what();
+  }
+  size_t made = 0;
+  for (auto& [name, m] : *parts_) {
+    if (name == "tube") continue;
+    for (uint64_t seed : {1, 2}) {
+      Variant v;
+      try {
+        v = make_variant(m, VariantKind::fillets, seed);
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("fillets: no straight sharp edge"), std::string::npos) << name << ": " << e.what();
+        continue;
+      }
+      const Mesh h = only_file(v);
+      const std::string label = name + " " + v.name;
+      const double vp = std::abs(volume(m)), dp = diagonal(m), r = fillet_label(v.name).radius_share * dp;
+      EXPECT_TRUE(closed_oriented(h)) << label;
+      EXPECT_EQ(eval::connected_pieces(h).size(), eval::connected_pieces(m).size()) << label;
+      EXPECT_NE(std::abs(volume(h)), vp) << label;
+      EXPECT_NEAR(std::abs(volume(h)), vp, 3 * wedge * r * r * dp) << label;  // three runs, none longer than the diagonal
+      ++made;
+    }
+  }
+  EXPECT_GE(made, 4u) << "pinion, rotor and spool have straight sharp edges";
+}
+
 TEST_F(VariantSuite, DecimateAndRemeshKeepTheShape) {
   // Twelve triangles have none to spare.
   try {

@@ -30,6 +30,7 @@ enum class VariantKind {
   holes,        // 1-3 through holes drilled (3-8% of the part size)
   remesh,       // isotropic remeshing to an edge length of 1% of the bounding-box diagonal
   lettering,    // a 3-5 character label embossed on or engraved into the surface
+  fillets,      // 1-3 straight sharp edges rounded (outer edges) or filled (inner corners)
 };
 
 const char* variant_name(VariantKind kind);

@@ -241,6 +241,144 @@ Mesh join_without_boolean(const Mesh& m, const Mesh& extra, const V3& cut_lo, co
   return kept;
 }
 
+
+// A straight run of sharp edges: where two flat faces of the part meet along a line.
+struct EdgeRun {
+  V3 start, end;  // the ends of the run
+  V3 n1, n2;      // the two faces' outward normals
+  V3 in1, in2;    // unit directions in each face, across the run, away from it
+};
+
+// The straight runs of edges whose faces meet at 60-120 degrees (box-like edges and inner
+// corners, the ones CAD users round or fill): edges shared by exactly two consistently wound
+// faces, chained through shared vertices while they stay on one line between the same two faces.
+std::vector<EdgeRun> sharp_edge_runs(const Mesh& m) {
+  // Weld equal points: a format that repeats vertices per triangle (STL) still shares edges.
+  std::map<std::array<float, 3>, uint32_t> ids;
+  std::vector<uint32_t> id(m.vertex_count());
+  for (size_t i = 0; i < m.vertex_count(); ++i)
+    id[i] = ids.emplace(std::array<float, 3>{m.positions[3 * i], m.positions[3 * i + 1], m.positions[3 * i + 2]},
+                        uint32_t(ids.size()))
+                .first->second;
+  const size_t faces = m.indices.size() / 3;
+  std::vector<V3> normal(faces), centre(faces);
+  struct Side {
+    uint32_t a, b;  // as the face walks the edge
+    size_t face;
+  };
+  std::unordered_map<uint64_t, std::vector<Side>> edges;
+  for (size_t f = 0; f < faces; ++f) {
+    const uint32_t v[3] = {m.indices[3 * f], m.indices[3 * f + 1], m.indices[3 * f + 2]};
+    const V3 a = vert(m, v[0]), b = vert(m, v[1]), c = vert(m, v[2]);
+    const V3 n = (b - a).cross(c - a);
+    if (!(n.norm() > 0.0)) continue;
+    normal[f] = n.normalized();
+    centre[f] = (a + b + c) / 3.0;
+    for (int k = 0; k < 3; ++k) {
+      const uint32_t p = id[v[k]], q = id[v[(k + 1) % 3]];
+      if (p == q) continue;
+      edges[uint64_t(std::min(p, q)) << 32 | std::max(p, q)].push_back(Side{v[k], v[(k + 1) % 3], f});
+    }
+  }
+  struct Candidate {
+    V3 a, b, d;
+    size_t f1, f2;
+    uint32_t pa, pb;  // welded ids
+  };
+  std::vector<Candidate> cand;
+  for (const auto& [key, sides] : edges) {
+    if (sides.size() != 2 || id[sides[0].a] != id[sides[1].b]) continue;  // open, non-manifold or misoriented
+    const double c = normal[sides[0].face].dot(normal[sides[1].face]);
+    if (c < -0.5 || c > 0.5) continue;
+    const V3 a = vert(m, sides[0].a), b = vert(m, sides[0].b);
+    cand.push_back(Candidate{a, b, (b - a).normalized(), sides[0].face, sides[1].face, id[sides[0].a], id[sides[0].b]});
+  }
+  // Chain: union edges at a shared vertex that are parallel and lie between the same two normals.
+  std::vector<size_t> parent(cand.size());
+  std::iota(parent.begin(), parent.end(), size_t(0));
+  auto root = [&](size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  auto same_faces = [&](const Candidate& x, const Candidate& y) {
+    const V3 &x1 = normal[x.f1], &x2 = normal[x.f2], &y1 = normal[y.f1], &y2 = normal[y.f2];
+    constexpr double kSame = 0.9994;  // 2 degrees
+    return (x1.dot(y1) > kSame && x2.dot(y2) > kSame) || (x1.dot(y2) > kSame && x2.dot(y1) > kSame);
+  };
+  std::unordered_map<uint32_t, std::vector<size_t>> at;
+  for (size_t i = 0; i < cand.size(); ++i) {
+    at[cand[i].pa].push_back(i);
+    at[cand[i].pb].push_back(i);
+  }
+  for (const auto& [v, list] : at)
+    for (size_t i = 0; i < list.size(); ++i)
+      for (size_t j = i + 1; j < list.size(); ++j) {
+        const Candidate &x = cand[list[i]], &y = cand[list[j]];
+        if (std::fabs(x.d.dot(y.d)) > 0.99985 && same_faces(x, y)) parent[root(list[i])] = root(list[j]);  // 1 degree
+      }
+  std::map<size_t, std::vector<size_t>> groups;
+  for (size_t i = 0; i < cand.size(); ++i) groups[root(i)].push_back(i);
+  std::vector<EdgeRun> runs;
+  for (const auto& [r, members] : groups) {
+    const Candidate& e = cand[members[0]];
+    double lo = 1e300, hi = -1e300, sum = 0.0;
+    for (size_t i : members) {
+      const double ta = (cand[i].a - e.a).dot(e.d), tb = (cand[i].b - e.a).dot(e.d);
+      lo = std::min({lo, ta, tb});
+      hi = std::max({hi, ta, tb});
+      sum += (cand[i].b - cand[i].a).norm();
+    }
+    if (sum > 1.01 * (hi - lo)) continue;  // edges that overlap: not one clean line
+    EdgeRun run;
+    run.start = e.a + lo * e.d;
+    run.end = e.a + hi * e.d;
+    run.n1 = normal[e.f1];
+    run.n2 = normal[e.f2];
+    run.in1 = e.d.cross(run.n1).normalized();
+    if (run.in1.dot(centre[e.f1] - e.a) < 0.0) run.in1 = -run.in1;
+    run.in2 = e.d.cross(run.n2).normalized();
+    if (run.in2.dot(centre[e.f2] - e.a) < 0.0) run.in2 = -run.in2;
+    runs.push_back(run);
+  }
+  return runs;
+}
+
+// The solid between a run's edge and a fillet of `radius` tangent to both faces, overlapping the
+// part by `overlap` on the side away from the fillet (so the boolean never meets a face flush),
+// from `reach` beyond one end of the run to `reach` beyond the other (negative: short of them).
+Mesh fillet_tool(const EdgeRun& run, double radius, double overlap, double reach) {
+  const V3 d = (run.end - run.start).normalized();
+  const double theta = std::acos(std::clamp(run.in1.dot(run.in2), -1.0, 1.0));  // the faces' wedge
+  const V3 bis = (run.in1 + run.in2).normalized();
+  const double tangent = radius / std::tan(0.5 * theta);
+  const V3 c = bis * (radius / std::sin(0.5 * theta));  // the arc's centre, from the edge
+  const V3 t1 = run.in1 * tangent, t2 = run.in2 * tangent;
+  // Away from the wedge: the face normal on the side that does not hold the other face.
+  const V3 m1 = run.n1.dot(run.in2) < 0.0 ? run.n1 : -run.n1, m2 = run.n2.dot(run.in1) < 0.0 ? run.n2 : -run.n2;
+  std::vector<V3> ring{-bis * overlap, t1 + m1 * overlap};
+  const V3 e1 = (t1 - c) / radius, e2 = (t2 - c) / radius;
+  const double w = std::acos(std::clamp(e1.dot(e2), -1.0, 1.0));
+  constexpr int kSegments = 16;
+  for (int k = 0; k <= kSegments; ++k) {
+    const double s = double(k) / kSegments;
+    ring.push_back(c + radius * (std::sin((1 - s) * w) * e1 + std::sin(s * w) * e2) / std::sin(w));
+  }
+  ring.push_back(t2 + m2 * overlap);
+  Mesh tool;
+  const uint32_t n = uint32_t(ring.size());
+  for (const V3& end : {V3(run.start - reach * d), V3(run.end + reach * d)})
+    for (const V3& q : ring)
+      for (int k = 0; k < 3; ++k) tool.positions.push_back(float(end[k] + q[k]));
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t j = (i + 1) % n;
+    tool.indices.insert(tool.indices.end(), {i, j, n + j, i, n + j, n + i});
+  }
+  for (uint32_t i = 1; i + 1 < n; ++i)  // caps: a fan from the point past the edge sees the whole ring
+    tool.indices.insert(tool.indices.end(), {0, i + 1, i, n, n + i, n + i + 1});
+  if (measure_component(tool, 0, uint32_t(tool.triangle_count())).volume_mm3 < 0.0)
+    for (size_t f = 0; f + 2 < tool.indices.size(); f += 3) std::swap(tool.indices[f + 1], tool.indices[f + 2]);
+  return tool;
+}
 }  // namespace
 
 const char* variant_name(VariantKind k) {
@@ -262,6 +400,7 @@ const char* variant_name(VariantKind k) {
     case VariantKind::holes: return "holes";
     case VariantKind::remesh: return "remesh";
     case VariantKind::lettering: return "lettering";
+    case VariantKind::fillets: return "fillets";
   }
   return "?";
 }
@@ -271,7 +410,7 @@ std::vector<VariantKind> all_variant_kinds() {
           VariantKind::unit_down, VariantKind::mirror,   VariantKind::noise,    VariantKind::subdivide,
           VariantKind::decimate,  VariantKind::pieces,   VariantKind::plate,    VariantKind::fused,
           VariantKind::combined,  VariantKind::buried,   VariantKind::holes,    VariantKind::remesh,
-          VariantKind::lettering};
+          VariantKind::lettering, VariantKind::fillets};
 }
 
 Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const std::vector<Mesh>& others) {
@@ -436,6 +575,72 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
         throw Error(ErrorCode::invalid_argument, "", "lettering: no spot on the part takes the label (or the part is not a closed solid)");
       m = std::move(out);
       v.name += std::string(emboss ? "(emboss," : "(engrave,") + std::to_string(digits) + (size < 1.0 ? size < 0.75 ? ",0.5x)" : ",0.75x)" : ")");
+      rigid(m);
+      break;
+    }
+    case VariantKind::fillets: {
+      // Fillets, as a user rounds a part's outer edges or fills its inner corners in CAD before
+      // printing: 1-3 straight runs of sharp edges (faces meeting at 60-120 degrees, at least 5%
+      // of the diagonal and four radii long), each given a fillet tangent to both faces along
+      // the whole run, of radius 1-2.5% of the diagonal, or half that where a face is too narrow
+      // for it. An outer edge loses the material outside the arc; an inner corner gains the
+      // material inside it. A run takes a radius where both faces are flat (within 2% of it)
+      // from the edge to a quarter radius past the fillet's tangent lines: a thin wall, a
+      // short or a curved face would be cut through or left with a step. A run whose boolean
+      // fails, or that would split the part or change its volume the wrong way, is passed over.
+      const double radius = (0.01 + 0.015 * u(rng)) * diag;
+      const int wanted = 1 + int(u(rng) * 3) % 3;
+      std::vector<EdgeRun> runs = sharp_edge_runs(m);
+      std::shuffle(runs.begin(), runs.end(), rng);
+      const size_t pieces_before = eval::connected_pieces(m).size();
+      // Every try applies all the fillets taken so far to the part as given: CGAL's result rounded
+      // to float can intersect itself, and its autorefinement has crashed on such a mesh.
+      std::vector<eval::BooleanStep> steps;
+      Mesh current = m;
+      double volume = measure_component(current, 0, uint32_t(current.triangle_count())).volume_mm3;
+      int rounded = 0, filled = 0, tried = 0, halved = 0;
+      for (const EdgeRun& run : runs) {
+        if (rounded + filled == wanted || tried == 12) break;
+        const double length = (run.end - run.start).norm();
+        const double theta = std::acos(std::clamp(run.in1.dot(run.in2), -1.0, 1.0));
+        auto takes = [&](double r) {
+          if (length < std::max(4.0 * r, 0.05 * diag)) return false;
+          const double tangent = r / std::tan(0.5 * theta);
+          for (const auto& [in, n] : {std::pair{run.in1, run.n1}, std::pair{run.in2, run.n2}}) {
+            std::vector<V3> probes;
+            for (double s : {0.1, 0.3, 0.5, 0.7, 0.9})
+              for (double past : {0.0, 0.25 * r}) probes.push_back(run.start + s * (run.end - run.start) + in * (tangent + past));
+            std::vector<double> z;
+            if (!surface_heights(m, probes, n, 0.02 * r, z)) return false;
+          }
+          return true;
+        };
+        const double r = takes(radius) ? radius : takes(0.5 * radius) ? 0.5 * radius : 0.0;
+        if (r == 0.0) continue;
+        ++tried;
+        const bool outer = run.n1.dot(run.in2) < 0.0;  // the other face falls away: material inside the edge
+        Mesh out;
+        steps.push_back({outer ? eval::BooleanOp::subtract : eval::BooleanOp::unite, fillet_tool(run, r, 0.5 * r, outer ? 0.05 * r : -0.05 * r)});
+        const bool made = eval::apply_booleans(m, steps, out);
+        const double after = made ? measure_component(out, 0, uint32_t(out.triangle_count())).volume_mm3 : volume;
+        if (!made || eval::connected_pieces(out).size() != pieces_before || (outer ? after >= volume : after <= volume)) {
+          steps.pop_back();
+          continue;
+        }
+        current = std::move(out);
+        volume = after;
+        ++(outer ? rounded : filled);
+        halved += r < radius;
+      }
+      if (rounded + filled == 0)
+        throw Error(ErrorCode::invalid_argument, "",
+                    "fillets: no straight sharp edge of the part takes a fillet (its edges are short, rounded or chamfered "
+                    "already, or its faces too narrow or curved), or the part is not a closed solid");
+      m = std::move(current);
+      char label[80];
+      std::snprintf(label, sizeof label, "(round %d,fill %d,r %.2f%%%s)", rounded, filled, 100.0 * radius / diag,
+                    halved ? ", some halved" : "");
+      v.name += label;
       rigid(m);
       break;
     }
