@@ -212,6 +212,54 @@ TEST_F(Trust, TamperingWithEachRegionIsRefused) {
   EXPECT_NO_THROW(load_trusted_pack(scratch_.file("t.pack")));
 }
 
+// Packs are signed over the BLAKE2b digest the checksum pass yields (algorithm 2, one read of the
+// file); the bundled demo pack, signed before, carries Ed25519ph (algorithm 1) and still verifies,
+// tampered copies of it are still refused, and neither signature passes for the other.
+TEST_F(Trust, EarlierEd25519phPacksStillVerifyAndAlgorithmsDoNotPassForEachOther) {
+  auto algorithm = [](const std::vector<uint8_t>& b) {
+    detail::SignatureBlock s;
+    std::memcpy(&s, b.data() + b.size() - detail::kSignatureBytes, sizeof s);
+    return s.algorithm;
+  };
+  const std::string demo_pack = std::string(PARTSCREEN_SOURCE_DIR) + "/models/reference/demo.pack";
+  const std::vector<uint8_t> old = read_bytes(demo_pack);
+  ASSERT_EQ(algorithm(old), uint32_t(detail::SignatureAlgorithm::ed25519ph));
+  EXPECT_NO_THROW(load_trusted_pack(demo_pack));
+  std::vector<uint8_t> b = old;
+  b[section(b, detail::Section::descriptors).offset + 7] ^= 0x01;
+  recompute_checksum(b);
+  write_bytes(scratch_.file("t.pack"), b.data(), b.size());
+  expect_refused(scratch_.file("t.pack"), ErrorCode::untrusted_pack, "signature does not match");
+
+  // Re-signed: algorithm 2, the same enrolled content, accepted.
+  const KeyPair demo = load_key_pair(std::string(PARTSCREEN_SOURCE_DIR) + "/models/reference/demo-publisher.key");
+  sign_pack(demo_pack, scratch_.file("resigned.pack"), demo, Pack::open(demo_pack).metadata());
+  const std::vector<uint8_t> now = read_bytes(scratch_.file("resigned.pack"));
+  ASSERT_EQ(algorithm(now), uint32_t(detail::SignatureAlgorithm::ed25519_blake2b));
+  EXPECT_EQ(Pack::open(scratch_.file("resigned.pack")).content_hex(), Pack::open(demo_pack).content_hex());
+  EXPECT_NO_THROW(load_trusted_pack(scratch_.file("resigned.pack")));
+  EXPECT_TRUE(signature_valid(Pack::open(scratch_.file("resigned.pack")), demo.public_key));
+
+  // Each signature relabelled as the other algorithm (checksum made to match): refused.
+  const size_t at = now.size() - detail::kSignatureBytes + offsetof(detail::SignatureBlock, algorithm);
+  b = now;
+  b[at] = uint8_t(detail::SignatureAlgorithm::ed25519ph);
+  recompute_checksum(b);
+  write_bytes(scratch_.file("t.pack"), b.data(), b.size());
+  expect_refused(scratch_.file("t.pack"), ErrorCode::untrusted_pack, "signature does not match");
+  b = old;
+  b[at] = uint8_t(detail::SignatureAlgorithm::ed25519_blake2b);
+  recompute_checksum(b);
+  write_bytes(scratch_.file("t.pack"), b.data(), b.size());
+  expect_refused(scratch_.file("t.pack"), ErrorCode::untrusted_pack, "signature does not match");
+  // An algorithm this version does not know is a corrupt block, not an unsigned pack.
+  b = now;
+  b[at] = 3;
+  recompute_checksum(b);
+  write_bytes(scratch_.file("t.pack"), b.data(), b.size());
+  expect_refused(scratch_.file("t.pack"), ErrorCode::invalid_pack, "unknown algorithm 3");
+}
+
 TEST_F(Trust, TruncatedSignedPackIsRefusedAtEveryLength) {
   const std::vector<uint8_t> good = read_bytes(signed_copy("good.pack", publisher_, seq(3)));
   size_t tried = 0;

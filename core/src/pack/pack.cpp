@@ -35,9 +35,13 @@ void need_sodium() {
   if (sodium_init() < 0) throw Error(ErrorCode::internal, "", "libsodium failed to initialise");
 }
 
-// The pack checksum: BLAKE2b-256 over the whole file with the checksum field itself zeroed, so
-// every header byte (name, creation time, reserved) and the signature block are protected too.
-void pack_checksum(const uint8_t* bytes, size_t size, uint8_t out[32]) {
+}  // namespace
+
+// The pack's two digests in one pass (pack_format.h): the checksum, BLAKE2b-256 over the whole
+// file with the checksum field itself zeroed, so every header byte (name, creation time, reserved)
+// and the signature block are protected too; and the digest an ed25519_blake2b signature signs,
+// the same hash stopped before the signature itself.
+PackDigests pack_digests(const uint8_t* bytes, size_t size) {
   need_sodium();
   PackHeader h;
   std::memcpy(&h, bytes, sizeof h);
@@ -45,17 +49,33 @@ void pack_checksum(const uint8_t* bytes, size_t size, uint8_t out[32]) {
   crypto_generichash_state st;
   crypto_generichash_init(&st, nullptr, 0, 32);
   crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&h), sizeof h);
-  crypto_generichash_update(&st, bytes + sizeof h, size - sizeof h);
-  crypto_generichash_final(&st, out, 32);
+  PackDigests d{};
+  const size_t signed_end = size >= sizeof h + kSignatureBytes ? size - kSignatureBytes + kSignatureCovered : size;
+  crypto_generichash_update(&st, bytes + sizeof h, signed_end - sizeof h);
+  crypto_generichash_state signed_part = st;  // a plain struct: copying forks the hash
+  crypto_generichash_final(&signed_part, d.signed_digest.data(), 32);
+  crypto_generichash_update(&st, bytes + signed_end, size - signed_end);
+  crypto_generichash_final(&st, d.checksum.data(), 32);
+  return d;
 }
 
-// Feeds the signed bytes (pack_format.h) of a complete file to an Ed25519ph state.
+namespace {
+
+// Feeds the signed bytes (pack_format.h) of a complete file to an Ed25519ph state (algorithm 1).
 void sign_update(crypto_sign_state& st, const uint8_t* bytes, size_t size) {
   PackHeader h;
   std::memcpy(&h, bytes, sizeof h);
   std::memset(h.checksum, 0, sizeof h.checksum);
   crypto_sign_update(&st, reinterpret_cast<const unsigned char*>(&h), sizeof h);
   crypto_sign_update(&st, bytes + sizeof h, size - sizeof h - kSignatureBytes + kSignatureCovered);
+}
+
+// What an ed25519_blake2b signature signs: the domain string with its NUL, then the digest.
+std::array<uint8_t, sizeof kSignatureDomain + 32> signed_message(const std::array<uint8_t, 32>& digest) {
+  std::array<uint8_t, sizeof kSignatureDomain + 32> m{};
+  std::memcpy(m.data(), kSignatureDomain, sizeof kSignatureDomain);
+  std::memcpy(m.data() + sizeof kSignatureDomain, digest.data(), 32);
+  return m;
 }
 
 // Sections 1-8 with their lengths: the enrolled content, whatever the metadata or signature.
@@ -171,17 +191,16 @@ std::vector<uint8_t> assemble(PackHeader h, const Blob (&blobs)[kSectionCount], 
   std::memcpy(sig.magic, kSignatureMagic, 8);
   if (key) {
     need_sodium();
-    sig.algorithm = uint32_t(SignatureAlgorithm::ed25519ph);
+    sig.algorithm = uint32_t(SignatureAlgorithm::ed25519_blake2b);
     const auto id = key_id_of(key->public_key.key);
     std::memcpy(sig.key_id, id.data(), 16);
     std::memcpy(out.data() + offset, &sig, sizeof sig);
-    crypto_sign_state st;
-    crypto_sign_init(&st);
-    sign_update(st, out.data(), out.size());
-    crypto_sign_final_create(&st, sig.signature, nullptr, key->secret.data());
+    const auto message = signed_message(pack_digests(out.data(), out.size()).signed_digest);
+    crypto_sign_detached(sig.signature, nullptr, message.data(), message.size(), key->secret.data());
   }
   std::memcpy(out.data() + offset, &sig, sizeof sig);
-  pack_checksum(out.data(), out.size(), h.checksum);
+  const PackDigests digests = pack_digests(out.data(), out.size());
+  std::memcpy(h.checksum, digests.checksum.data(), 32);
   std::memcpy(out.data(), &h, sizeof h);
   return out;
 }
@@ -208,11 +227,15 @@ std::array<uint8_t, 16> key_id_of(const std::array<uint8_t, 32>& public_key) {
   return id;
 }
 
-bool verify_pack_bytes(const uint8_t* bytes, size_t size, const uint8_t public_key[32]) {
+bool verify_pack_bytes(const uint8_t* bytes, size_t size, const uint8_t public_key[32], const PackDigests* digests) {
   if (size < kPackHeaderBytes + kSignatureBytes) return false;
   need_sodium();
   SignatureBlock sig;
   std::memcpy(&sig, bytes + size - kSignatureBytes, sizeof sig);
+  if (sig.algorithm == uint32_t(SignatureAlgorithm::ed25519_blake2b)) {
+    const auto message = signed_message(digests ? digests->signed_digest : pack_digests(bytes, size).signed_digest);
+    return crypto_sign_verify_detached(sig.signature, message.data(), message.size(), public_key) == 0;
+  }
   if (sig.algorithm != uint32_t(SignatureAlgorithm::ed25519ph)) return false;
   crypto_sign_state st;
   crypto_sign_init(&st);
@@ -239,16 +262,16 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
   }
 }
 
-void verify_checksum_of(const std::string& path, const uint8_t* bytes, size_t size) {
+PackDigests verify_checksum_of(const std::string& path, const uint8_t* bytes, size_t size) {
   PackHeader h;
   std::memcpy(&h, bytes, sizeof h);
-  uint8_t sum[32];
-  pack_checksum(bytes, size, sum);
-  if (std::memcmp(sum, h.checksum, 32) != 0)
+  const PackDigests d = pack_digests(bytes, size);
+  if (std::memcmp(d.checksum.data(), h.checksum, 32) != 0)
     bad(path, "checksum mismatch: the pack is corrupt or was modified. Rebuild it with `partscreen enroll` or fetch it again from its publisher.");
+  return d;
 }
 
-void verify_checksum(const PackData& pack) { verify_checksum_of(pack.path, pack.file, pack.file_bytes); }
+PackDigests verify_checksum(const PackData& pack) { return verify_checksum_of(pack.path, pack.file, pack.file_bytes); }
 
 const std::array<uint8_t, 32>& pack_content(const PackData& pack) {
   std::call_once(pack.content_once, [&] { content_hash(pack.sections, pack.section_bytes, pack.content.data()); });
@@ -281,7 +304,7 @@ std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_
   SignatureBlock sig;
   std::memcpy(&sig, bytes + body_end, sizeof sig);
   if (std::memcmp(sig.magic, kSignatureMagic, 8) != 0) bad(path, "corrupt signature block (wrong magic bytes)");
-  if (sig.algorithm > uint32_t(SignatureAlgorithm::ed25519ph) || sig.flags != 0)
+  if (sig.algorithm > uint32_t(SignatureAlgorithm::ed25519_blake2b) || sig.flags != 0)
     bad(path, "corrupt signature block (unknown algorithm " + std::to_string(sig.algorithm) + ")");
   const uint8_t* sec[kSectionCount + 1] = {nullptr};
   uint64_t sec_bytes[kSectionCount + 1] = {0};

@@ -45,13 +45,22 @@ namespace detail {
 std::shared_ptr<const PackData> parse_pack(const std::string& path, const uint8_t* bytes, size_t size,
                                            std::shared_ptr<const void> storage, bool verify_checksum);
 
+// The two digests one pass over a pack file gives (pack_format.h): the checksum, and what an
+// ed25519_blake2b signature signs.
+struct PackDigests {
+  std::array<uint8_t, 32> checksum;
+  std::array<uint8_t, 32> signed_digest;
+};
+PackDigests pack_digests(const uint8_t* bytes, size_t size);
+
 // Pack::open, optionally leaving the whole-file checksum to the caller (verify_checksum below):
-// load_trusted_pack checks it on a second core while it checks the signature, two passes over
-// the file that otherwise run one after the other.
+// load_trusted_pack checks it together with the signature, in one pass over the file (a second
+// pass on another core for packs signed with Ed25519ph).
 Pack open_pack(const std::string& path, bool verify_checksum);
-// Throws Error(invalid_pack) as Pack::open does when the file does not match its checksum.
-void verify_checksum(const PackData& pack);
-void verify_checksum_of(const std::string& path, const uint8_t* bytes, size_t size);
+// Throws Error(invalid_pack) as Pack::open does when the file does not match its checksum; else
+// returns the digests.
+PackDigests verify_checksum(const PackData& pack);
+PackDigests verify_checksum_of(const std::string& path, const uint8_t* bytes, size_t size);
 
 // The content hash (PackData::content), computed on first use.
 const std::array<uint8_t, 32>& pack_content(const PackData& pack);
@@ -66,8 +75,9 @@ std::vector<uint8_t> write_pack_bytes(const std::string& name, const std::vector
 // The same enrolled content (sections 1-8 byte for byte) with new metadata and signature.
 std::vector<uint8_t> resign_pack_bytes(const PackData& pack, const PackMetadata& metadata, const KeyPair* key);
 
-// Ed25519ph over the signed bytes of a complete pack file (see pack_format.h).
-bool verify_pack_bytes(const uint8_t* bytes, size_t size, const uint8_t public_key[32]);
+// The signature of a complete pack file, whichever algorithm made it (see pack_format.h). With
+// `digests` (of these bytes), an ed25519_blake2b signature is checked without reading the file.
+bool verify_pack_bytes(const uint8_t* bytes, size_t size, const uint8_t public_key[32], const PackDigests* digests = nullptr);
 
 // Writes bytes to path through a temporary file beside it and a rename.
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes, const char* what);

@@ -8,9 +8,12 @@
 //
 // Three digests, each with one job (docs/packs.md):
 // - checksum (header): BLAKE2b-256 of the whole file with the checksum field zeroed: corruption.
-// - signature (signature block): Ed25519ph (libsodium crypto_sign_init/update/final) over the
-//   header (checksum zeroed), every byte up to the signature block, and the block's first 32
-//   bytes (magic, algorithm, key id): tampering, by anyone without the publisher's secret key.
+// - signature (signature block): Ed25519 over "partscreen pack signature v1\0" and the
+//   BLAKE2b-256 of the header (checksum zeroed), every byte up to the signature block, and the
+//   block's first 32 bytes (magic, algorithm, key id): tampering, by anyone without the
+//   publisher's secret key. That digest is the checksum's state part way through the file, so one
+//   pass over the file gives both. (Packs signed before 2026-11-30 carry algorithm 1, Ed25519ph
+//   over the same bytes, a second pass with SHA-512; they still verify.)
 // - content (not stored): BLAKE2b-256 of sections 1-8, each prefixed by its length: "the same
 //   enrolled signatures", unchanged by re-signing, new metadata or new times.
 // What is stored per reference: its id, category, label, surface area, and a few hundred sparse
@@ -113,7 +116,8 @@ struct StringRef {
 constexpr char kSignatureMagic[8] = {'P', 'S', 'C', 'N', 'S', 'I', 'G', '1'};
 constexpr uint32_t kSignatureBytes = 128;
 constexpr uint32_t kSignatureCovered = 32;  // magic, algorithm, flags, key id: signed too
-enum class SignatureAlgorithm : uint32_t { none = 0, ed25519ph = 1 };
+enum class SignatureAlgorithm : uint32_t { none = 0, ed25519ph = 1, ed25519_blake2b = 2 };
+constexpr char kSignatureDomain[] = "partscreen pack signature v1";  // with its NUL: 29 bytes
 struct SignatureBlock {
   char magic[8];
   uint32_t algorithm;  // SignatureAlgorithm
