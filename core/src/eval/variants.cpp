@@ -598,10 +598,13 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
       std::vector<eval::BooleanStep> steps;
       Mesh current = m;
       double volume = measure_component(current, 0, uint32_t(current.triangle_count())).volume_mm3;
-      int rounded = 0, filled = 0, tried = 0, halved = 0;
+      int rounded = 0, filled = 0, tried = 0, halved = 0, examined = 0;
       for (const EdgeRun& run : runs) {
-        if (rounded + filled == wanted || tried == 12) break;
+        // (Each flatness probe reads every face: a bound on the runs examined bounds the time.)
+        if (rounded + filled == wanted || tried == 12 || examined == 64) break;
         const double length = (run.end - run.start).norm();
+        if (length < std::max(2.0 * radius, 0.05 * diag)) continue;  // too short at either radius
+        ++examined;
         const double theta = std::acos(std::clamp(run.in1.dot(run.in2), -1.0, 1.0));
         auto takes = [&](double r) {
           if (length < std::max(4.0 * r, 0.05 * diag)) return false;
