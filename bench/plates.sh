@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Plates of copies, one command:
-#   bench/plates.sh [MESH_FOLDER] [--copies N] [--runs R] [--old PARTSCREEN]
+#   bench/plates.sh [MESH_FOLDER] [--copies N] [--runs R] [--round MM] [--old PARTSCREEN]
 # A print service's plate often holds N instances of one part. For each part named below (five
 # enrolled, five not), scans the part alone and a plate of N instances of it (each turned about z
-# and moved, one binary STL) on one thread, R times, alternating with --old (another partscreen
-# binary, e.g. a build of an earlier commit) when given. Writes the median scan time of each, the
-# plate/alone ratio and the verdicts, as a Markdown table, to bench/results/plates.md.
+# and moved, one binary STL; with --round, every plate coordinate rounded to a multiple of MM, as
+# writers that keep a few decimals leave it) on one thread, R times, alternating with --old
+# (another partscreen binary, e.g. a build of an earlier commit) when given. Writes the median
+# scan time of each, the plate/alone ratio and the verdicts, as a Markdown table, to
+# bench/results/plates.md (plates-round-MM.md with --round).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-folder=/tmp/printed-parts copies=8 runs=3 old=""
+folder=/tmp/printed-parts copies=8 runs=3 old="" round=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --copies) copies="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --old) old="$2"; shift 2 ;;
-    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+    --round) round="$2"; shift 2 ;;
+    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
     *) folder="$1"; shift ;;
   esac
 done
@@ -30,9 +33,10 @@ inputs=()
 for n in "${enrolled[@]}"; do f="$(find_part "$n")"; [ -n "$f" ] && inputs+=("$f"); done
 "$new" enroll --out "$work/plates.pack" "${inputs[@]}" >/dev/null
 plate() {  # plate SRC DST: COPIES instances of SRC in a grid, instance k turned k*37 degrees about z
-  python3 - "$1" "$2" "$copies" <<'PY'
+  python3 - "$1" "$2" "$copies" "$round" <<'PY'
 import math, struct, sys
-src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+src, dst, n, q = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+r = (lambda x: round(x / q) * q) if q > 0 else (lambda x: x)
 data = open(src, 'rb').read()
 count = struct.unpack('<I', data[80:84])[0]
 if 84 + 50 * count != len(data):
@@ -50,7 +54,7 @@ for c in range(n):
         for k in range(4):
             x, y, z = t[3 * k:3 * k + 3]
             if k == 0: v += [ca * x - sa * y, sa * x + ca * y, z]
-            else: v += [ca * x - sa * y + dx, sa * x + ca * y + dy, z]
+            else: v += [r(ca * x - sa * y + dx), r(sa * x + ca * y + dy), r(z)]
         out += struct.pack('<12fH', *v, 0)
 open(dst, 'wb').write(out)
 PY
@@ -64,10 +68,11 @@ print("%.1f %s %s" % (d["timings"]["total_ms"], d["verdict"], m))' || true
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 mkdir -p "$root/bench/results"
+round_arg=""; [ "$round" = 0 ] || round_arg=" --round $round"
 {
 echo "# Plates of copies"
 echo
-echo "\`bench/plates.sh $folder --copies $copies --runs $runs${old:+ --old $old}\` on $(date -u +%Y-%m-%d), $(nproc) cores, one scan thread, partscreen $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "\`bench/plates.sh $folder --copies $copies --runs $runs${round_arg}${old:+ --old $old}\` on $(date -u +%Y-%m-%d), $(nproc) cores, one scan thread, partscreen $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo
 echo "| part | enrolled | triangles | engine | alone ms | plate of $copies ms | plate / alone | verdicts (alone, plate) |"
 echo "|---|---|---|---|---|---|---|---|"
@@ -97,4 +102,4 @@ for n in "${enrolled[@]}" "${others[@]}"; do
     echo "| $n | $in_pack | $tris | $e | $am | $pm | $ratio | ${verdicts[$e]} |"
   done
 done
-} | tee "$root/bench/results/plates.md"
+} | tee "$root/bench/results/$([ "$round" = 0 ] && echo plates.md || echo "plates-round-$round.md")"

@@ -22,8 +22,10 @@ struct RigidCopy {
 };
 
 // For each item, the first earlier item it is a copy of: the same triangles in the same order
-// (so the same triangle count and area), every corner within 1e-5 of the component's
-// size of the source's corner moved by one rotation and translation. Mirror images are not
+// (so the same area within 0.1%; up to 1% of either's triangles may be missing, as when a
+// writer's rounding made them degenerate and clean-up dropped them), every corner within 5e-4 of
+// the component's size (bounding-box diagonal: what writers that round coordinates leave) of the
+// source's corner moved by one rotation and translation. Mirror images are not
 // copies (descriptors are not mirror-invariant). Each item is compared with at most
 // max_sources distinct shapes of its triangle count, so the work stays linear in the job.
 std::vector<RigidCopy> find_rigid_copies(const std::vector<ComponentRef>& items, size_t max_sources = 8);
