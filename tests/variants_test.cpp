@@ -62,7 +62,10 @@ double sum(const std::vector<Mesh>& ms, double (*f)(const Mesh&)) {
   return s;
 }
 
-void add_vertex(Mesh& m, double x, double y, double z) { m.positions.insert(m.positions.end(), {float(x), float(y), float(z)}); }
+void add_vertex(Mesh& m, double x, double y, double z) {
+  // (push_back, not insert of a list: GCC 12 warns a false -Wstringop-overflow on the latter here)
+  for (double c : {x, y, z}) m.positions.push_back(float(c));
+}
 
 // Prism over a 2D polygon (counter-clockwise ring) from z = 0 to h; `cap` triangulates the ring.
 Mesh prism(const std::vector<std::array<double, 2>>& ring, const std::vector<std::array<uint32_t, 3>>& cap, double h) {
