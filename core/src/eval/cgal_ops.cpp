@@ -27,6 +27,11 @@
 #include <CGAL/Surface_mesh_simplification/edge_collapse.h>
 #pragma GCC diagnostic pop
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "eval/cgal_mesh.h"
 #include "eval/mesh_ops.h"
 #include "partscreen/geometry.h"
@@ -36,7 +41,9 @@ namespace partscreen::eval {
 namespace PMP = CGAL::Polygon_mesh_processing;
 namespace SMS = CGAL::Surface_mesh_simplification;
 
-bool apply_booleans(const Mesh& base, const std::vector<BooleanStep>& steps, Mesh& out) {
+namespace {
+
+bool booleans_here(const Mesh& base, const std::vector<BooleanStep>& steps, Mesh& out) {
   try {
     SurfaceMesh result;
     if (!to_surface_mesh(base, result, true)) return false;
@@ -77,6 +84,75 @@ bool apply_booleans(const Mesh& base, const std::vector<BooleanStep>& steps, Mes
   } catch (...) {
     return false;
   }
+}
+
+bool write_all(int fd, const void* data, size_t bytes) {
+  const char* p = static_cast<const char*>(data);
+  while (bytes > 0) {
+    const ssize_t n = ::write(fd, p, bytes);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    bytes -= size_t(n);
+  }
+  return true;
+}
+
+bool read_all(int fd, void* data, size_t bytes) {
+  char* p = static_cast<char*>(data);
+  while (bytes > 0) {
+    const ssize_t n = ::read(fd, p, bytes);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    bytes -= size_t(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+// CGAL's corefinement has crashed (SIGSEGV) on some inputs: coplanar faces of a part and a
+// fillet tool, self-intersections in its own float-rounded output. Such a case must count as a
+// refusal, not end the process that makes the variant (the CLI, eval, the benchmark): the
+// booleans run in a child process, which hands the result back through a pipe.
+bool apply_booleans(const Mesh& base, const std::vector<BooleanStep>& steps, Mesh& out) {
+  int fds[2];
+  if (::pipe(fds) != 0) return booleans_here(base, steps, out);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return booleans_here(base, steps, out);
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    Mesh result;
+    const uint8_t made = booleans_here(base, steps, result) ? 1 : 0;
+    const uint64_t sizes[2] = {result.positions.size(), result.indices.size()};
+    const bool sent = write_all(fds[1], &made, 1) && write_all(fds[1], sizes, sizeof sizes) &&
+                      write_all(fds[1], result.positions.data(), sizes[0] * sizeof(float)) &&
+                      write_all(fds[1], result.indices.data(), sizes[1] * sizeof(uint32_t));
+    ::_exit(sent ? 0 : 1);
+  }
+  ::close(fds[1]);
+  uint8_t made = 0;
+  uint64_t sizes[2] = {0, 0};
+  Mesh result;
+  bool ok = read_all(fds[0], &made, 1) && read_all(fds[0], sizes, sizeof sizes) && sizes[0] % 3 == 0 && sizes[1] % 3 == 0;
+  if (ok && made) {
+    result.positions.resize(sizes[0]);
+    result.indices.resize(sizes[1]);
+    ok = read_all(fds[0], result.positions.data(), sizes[0] * sizeof(float)) &&
+         read_all(fds[0], result.indices.data(), sizes[1] * sizeof(uint32_t));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!ok || !made || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return false;
+  out = std::move(result);
+  return true;
 }
 
 bool simplify_edges(const Mesh& mesh, double edge_ratio, Mesh& out) {
