@@ -5,6 +5,7 @@
 #include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "cli.h"
@@ -98,17 +99,21 @@ int run_key(const Args& args) {
 
 int pack_info(const Args& args, const std::string& path, bool verify) {
   const bool js = args.flag("--json");
-  const Pack pack = Pack::open(path);
   TrustOptions topt;
   topt.record_sequence = false;  // looking is not accepting
   std::string trust_error;
   TrustReport report;
+  // A trusted pack is read once (checksum and signature in one pass, as scan does); only a
+  // refused one is opened a second time, to show what it holds.
+  std::optional<Pack> opened;
   try {
-    load_trusted_pack(path, topt, &report);
+    opened.emplace(load_trusted_pack(path, topt, &report));
   } catch (const Error& e) {
     if (e.code() != ErrorCode::untrusted_pack) throw;
     trust_error = e.reason();
+    opened.emplace(Pack::open(path));
   }
+  const Pack& pack = *opened;
   if (js) {
     json refs = json::array();
     for (size_t i = 0; i < pack.reference_count(); ++i) {

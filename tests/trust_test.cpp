@@ -501,6 +501,12 @@ TEST_F(Trust, CliEnforcesTrustWithOneLineErrors) {
   EXPECT_NE(u.err.find("not signed"), std::string::npos) << u.err;
   EXPECT_EQ(std::count(u.err.begin(), u.err.end(), '\n'), 1) << u.err;
   EXPECT_EQ(run({"pack", "verify", dir_->file("both.pack")}).exit_code, 2);
+  // Looking into a refused pack still shows what it holds, and why it is refused.
+  Outcome looked = run({"pack", "info", "--json", dir_->file("both.pack")});
+  EXPECT_EQ(looked.exit_code, 0) << looked.err;
+  EXPECT_NE(looked.out.find("\"trusted\": false"), std::string::npos) << looked.out;
+  EXPECT_NE(looked.out.find("not signed"), std::string::npos) << looked.out;
+  EXPECT_NE(looked.out.find("\"keypoints\""), std::string::npos) << looked.out;
   // Sign with a publisher key made by the CLI, trust it, publish a release, roll back.
   ASSERT_EQ(run({"key", "generate", "--publisher", "CLI Team", "--out", scratch_.file("team.key")}).exit_code, 0);
   ASSERT_EQ(run({"pack", "sign", "--key", scratch_.file("team.key"), "--sequence", "9", "--out", scratch_.file("v9.pack"), pack}).exit_code, 0);
