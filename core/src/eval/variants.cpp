@@ -247,6 +247,8 @@ struct EdgeRun {
   V3 start, end;  // the ends of the run
   V3 n1, n2;      // the two faces' outward normals
   V3 in1, in2;    // unit directions in each face, across the run, away from it
+  double wedge = 0.0;  // the angle between the faces, through the material or the air between them
+  bool outer = false;  // the other face falls away: material inside the edge (rounded, not filled)
 };
 
 // The straight runs of edges whose faces meet at 60-120 degrees (box-like edges and inner
@@ -338,6 +340,8 @@ std::vector<EdgeRun> sharp_edge_runs(const Mesh& m) {
     if (run.in1.dot(centre[e.f1] - e.a) < 0.0) run.in1 = -run.in1;
     run.in2 = e.d.cross(run.n2).normalized();
     if (run.in2.dot(centre[e.f2] - e.a) < 0.0) run.in2 = -run.in2;
+    run.wedge = std::acos(std::clamp(run.in1.dot(run.in2), -1.0, 1.0));
+    run.outer = run.n1.dot(run.in2) < 0.0;
     runs.push_back(run);
   }
   return runs;
@@ -348,7 +352,7 @@ std::vector<EdgeRun> sharp_edge_runs(const Mesh& m) {
 // from `reach` beyond one end of the run to `reach` beyond the other (negative: short of them).
 Mesh fillet_tool(const EdgeRun& run, double radius, double overlap, double reach) {
   const V3 d = (run.end - run.start).normalized();
-  const double theta = std::acos(std::clamp(run.in1.dot(run.in2), -1.0, 1.0));  // the faces' wedge
+  const double theta = run.wedge;
   const V3 bis = (run.in1 + run.in2).normalized();
   const double tangent = radius / std::tan(0.5 * theta);
   const V3 c = bis * (radius / std::sin(0.5 * theta));  // the arc's centre, from the edge
@@ -605,7 +609,7 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
         const double length = (run.end - run.start).norm();
         if (length < std::max(2.0 * radius, 0.05 * diag)) continue;  // too short at either radius
         ++examined;
-        const double theta = std::acos(std::clamp(run.in1.dot(run.in2), -1.0, 1.0));
+        const double theta = run.wedge;
         auto takes = [&](double r) {
           if (length < std::max(4.0 * r, 0.05 * diag)) return false;
           const double tangent = r / std::tan(0.5 * theta);
@@ -621,7 +625,7 @@ Variant make_variant(const Mesh& part, VariantKind kind, uint64_t seed, const st
         const double r = takes(radius) ? radius : takes(0.5 * radius) ? 0.5 * radius : 0.0;
         if (r == 0.0) continue;
         ++tried;
-        const bool outer = run.n1.dot(run.in2) < 0.0;  // the other face falls away: material inside the edge
+        const bool outer = run.outer;
         Mesh out;
         steps.push_back({outer ? eval::BooleanOp::subtract : eval::BooleanOp::unite, fillet_tool(run, r, 0.5 * r, outer ? 0.05 * r : -0.05 * r)});
         const bool made = eval::apply_booleans(m, steps, out);
