@@ -41,7 +41,11 @@ void need_sodium() {
 // file with the checksum field itself zeroed, so every header byte (name, creation time, reserved)
 // and the signature block are protected too; and the digest an ed25519_blake2b signature signs,
 // the same hash stopped before the signature itself.
-PackDigests pack_digests(const uint8_t* bytes, size_t size) {
+namespace {
+
+// The hash state after the signed bytes of a complete file (the header with its checksum zeroed,
+// up to the signature itself), and where they end.
+crypto_generichash_state hash_signed_bytes(const uint8_t* bytes, size_t size, size_t* signed_end) {
   need_sodium();
   PackHeader h;
   std::memcpy(&h, bytes, sizeof h);
@@ -49,13 +53,26 @@ PackDigests pack_digests(const uint8_t* bytes, size_t size) {
   crypto_generichash_state st;
   crypto_generichash_init(&st, nullptr, 0, 32);
   crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&h), sizeof h);
+  *signed_end = size >= sizeof h + kSignatureBytes ? size - kSignatureBytes + kSignatureCovered : size;
+  crypto_generichash_update(&st, bytes + sizeof h, *signed_end - sizeof h);
+  return st;
+}
+
+std::array<uint8_t, 32> final_digest(crypto_generichash_state st) {  // by value: a copy forks the hash
+  std::array<uint8_t, 32> d{};
+  crypto_generichash_final(&st, d.data(), 32);
+  return d;
+}
+
+}  // namespace
+
+PackDigests pack_digests(const uint8_t* bytes, size_t size) {
+  size_t signed_end = 0;
+  crypto_generichash_state st = hash_signed_bytes(bytes, size, &signed_end);
   PackDigests d{};
-  const size_t signed_end = size >= sizeof h + kSignatureBytes ? size - kSignatureBytes + kSignatureCovered : size;
-  crypto_generichash_update(&st, bytes + sizeof h, signed_end - sizeof h);
-  crypto_generichash_state signed_part = st;  // a plain struct: copying forks the hash
-  crypto_generichash_final(&signed_part, d.signed_digest.data(), 32);
+  d.signed_digest = final_digest(st);
   crypto_generichash_update(&st, bytes + signed_end, size - signed_end);
-  crypto_generichash_final(&st, d.checksum.data(), 32);
+  d.checksum = final_digest(st);
   return d;
 }
 
@@ -194,13 +211,19 @@ std::vector<uint8_t> assemble(PackHeader h, const Blob (&blobs)[kSectionCount], 
     sig.algorithm = uint32_t(SignatureAlgorithm::ed25519_blake2b);
     const auto id = key_id_of(key->public_key.key);
     std::memcpy(sig.key_id, id.data(), 16);
-    std::memcpy(out.data() + offset, &sig, sizeof sig);
-    const auto message = signed_message(pack_digests(out.data(), out.size()).signed_digest);
-    crypto_sign_detached(sig.signature, nullptr, message.data(), message.size(), key->secret.data());
   }
+  // One pass: the checksum's hash goes on from where the signed digest forks off, once the
+  // signature is in place.
   std::memcpy(out.data() + offset, &sig, sizeof sig);
-  const PackDigests digests = pack_digests(out.data(), out.size());
-  std::memcpy(h.checksum, digests.checksum.data(), 32);
+  size_t signed_end = 0;
+  crypto_generichash_state st = hash_signed_bytes(out.data(), out.size(), &signed_end);
+  if (key) {
+    const auto message = signed_message(final_digest(st));
+    crypto_sign_detached(sig.signature, nullptr, message.data(), message.size(), key->secret.data());
+    std::memcpy(out.data() + offset, &sig, sizeof sig);
+  }
+  crypto_generichash_update(&st, out.data() + signed_end, out.size() - signed_end);
+  std::memcpy(h.checksum, final_digest(st).data(), 32);
   std::memcpy(out.data(), &h, sizeof h);
   return out;
 }
