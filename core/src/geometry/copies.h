@@ -25,8 +25,11 @@ struct RigidCopy {
 // (so the same area within 0.1%; up to 1% of either's triangles may be missing, as when a
 // writer's rounding made them degenerate and clean-up dropped them), every corner within 5e-4 of
 // the component's size (bounding-box diagonal: what writers that round coordinates leave) of the
-// source's corner moved by one rotation and translation. Mirror images are not
-// copies (descriptors are not mirror-invariant). Each item is compared with at most
+// source's corner moved by one rotation and translation. Mirror images are not copies here,
+// though the descriptors are reflection-invariant: sharing a source's fits with its mirror image
+// was tried, and a mirror-symmetric part cut in four (the right quarters written as mirror
+// images of the left ones) was then found at 0.74 of its surface instead of 0.94, with fewer
+// distinct RANSAC poses among the pieces. Each item is compared with at most
 // max_sources distinct shapes of its triangle count, so the work stays linear in the job.
 std::vector<RigidCopy> find_rigid_copies(const std::vector<ComponentRef>& items, size_t max_sources = 8);
 
