@@ -15,10 +15,12 @@
 #include <set>
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <nlohmann/json.hpp>
 
 #include "engine_fixtures.h"
 #include "partscreen/eval.h"
+#include "partscreen/report.h"
 #include "partscreen/variants.h"
 #include "run_program.h"
 
@@ -300,8 +302,14 @@ TEST_F(EvalTest, CollisionModeFlagsACopyAndListsTheRest) {
        "file://" + out + "/report.html"},
       t.path());
   ASSERT_EQ(page.exit_code, 0) << page.err;
-  // The browser built the page's DOM: the chart and the false-positive row are in it.
+  // The browser built the page's DOM: the chart, the false-positive row and its two pictures
+  // (the distractor, the reference) are in it.
   EXPECT_NE(page.out.find("<svg"), std::string::npos);
+  size_t pictures = 0;
+  for (size_t at = page.out.find("data:image/png;base64,"); at != std::string::npos; at = page.out.find("data:image/png;base64,", at + 1))
+    ++pictures;
+  EXPECT_EQ(pictures, 2u);
+  EXPECT_NE(page.out.find("alt=\"bracket_copy.stl\""), std::string::npos);
   EXPECT_NE(page.out.find("bracket_copy.stl"), std::string::npos);
   EXPECT_NE(page.out.find("collision check"), std::string::npos);
 }
@@ -342,6 +350,61 @@ TEST_F(EvalTest, CommandResumesFromItsJournal) {
   const auto a = cases(t.file("a")), b = cases(t.file("b"));
   EXPECT_EQ(a.size(), 4u);
   EXPECT_EQ(a, b);
+}
+
+// The pixels of an 8-bit greyscale PNG as mesh_thumbnail_png writes it (one IDAT, no filters).
+std::vector<uint8_t> grey_pixels(const std::string& png, int& width, int& height) {
+  auto u32 = [&](size_t at) {
+    return uint32_t(uint8_t(png[at])) << 24 | uint32_t(uint8_t(png[at + 1])) << 16 | uint32_t(uint8_t(png[at + 2])) << 8 | uint8_t(png[at + 3]);
+  };
+  std::string idat;
+  width = height = 0;
+  for (size_t at = 8; at + 12 <= png.size();) {
+    const uint32_t n = u32(at);
+    const std::string type = png.substr(at + 4, 4);
+    if (type == "IHDR") width = int(u32(at + 8)), height = int(u32(at + 12));
+    if (type == "IDAT") idat += png.substr(at + 8, n);
+    at += 12 + n;
+  }
+  std::vector<uint8_t> raw(size_t(height) * size_t(width + 1));
+  uLongf size = raw.size();
+  if (uncompress(raw.data(), &size, reinterpret_cast<const Bytef*>(idat.data()), uLong(idat.size())) != Z_OK || size != raw.size()) return {};
+  std::vector<uint8_t> pixels;
+  for (int y = 0; y < height; ++y) pixels.insert(pixels.end(), raw.begin() + y * (width + 1) + 1, raw.begin() + (y + 1) * (width + 1));
+  return pixels;
+}
+
+// Report pictures come out in the part's own principal frame: a part turned and moved anywhere in
+// its file is drawn alike (what lets a reader compare a false positive with its reference at a
+// glance), while another part is not.
+TEST(Thumbnail, TurnedCopiesLookAlikeAndOtherPartsDoNot) {
+  const Mesh rotor = load_file(cgal_mesh("rotor")).mesh;
+  int w = 0, h = 0;
+  const std::string png = mesh_thumbnail_png(rotor, 120);
+  ASSERT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  const std::vector<uint8_t> a = grey_pixels(png, w, h);
+  ASSERT_EQ(w, 120);
+  ASSERT_EQ(h, 120);
+  ASSERT_EQ(a.size(), 120u * 120u);
+  const size_t drawn = size_t(std::count_if(a.begin(), a.end(), [](uint8_t v) { return v < 255; }));
+  EXPECT_GT(drawn, a.size() / 10);  // the part fills the picture, not a corner of it
+  auto differing = [&](const Mesh& m) {
+    int w2 = 0, h2 = 0;
+    const std::vector<uint8_t> b = grey_pixels(mesh_thumbnail_png(m, 120), w2, h2);
+    if (b.size() != a.size()) return 1.0;
+    size_t off = 0;
+    for (size_t i = 0; i < a.size(); ++i) off += std::abs(int(a[i]) - int(b[i])) > 40;
+    return double(off) / double(drawn);
+  };
+  for (uint64_t seed : {1, 2, 3}) {
+    const double d = differing(make_variant(rotor, VariantKind::rigid, seed).files[0]);
+    std::printf("turned copy (seed %llu): %.1f%% of the part's pixels differ\n", (unsigned long long)seed, 100 * d);
+    EXPECT_LT(d, 0.05) << seed;
+  }
+  const double other = differing(load_file(cgal_mesh("anchor")).mesh);
+  std::printf("another part: %.1f%% differ\n", 100 * other);
+  EXPECT_GT(other, 0.3);
+  EXPECT_TRUE(mesh_thumbnail_png(Mesh{}, 120).empty());
 }
 
 }  // namespace

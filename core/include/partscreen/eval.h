@@ -125,6 +125,7 @@ struct EvalReport {
   double flag_score = 0.0, review_score = 0.0;
   std::vector<std::string> slicer_versions;  // "PrusaSlicer-2.5.0...", when slicer kinds ran
   std::vector<EvalCase> cases;  // reference cases, then distractors, then relatives
+  std::vector<EvalReference> references;  // the enrolled references' files (pictures in the HTML report)
   size_t resumed = 0;           // cases taken from the journal
   bool complete = true;         // false when max_new_cases stopped the run
   EvalSummary summary;

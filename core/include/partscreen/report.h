@@ -19,4 +19,9 @@ std::string error_json(const Error& error);
 // The scan contract's JSON object (see README "scan --json").
 std::string scan_result_json(const ScanResult& result);
 
+// A shaded picture of the mesh as a greyscale PNG, size x size pixels, seen along a fixed
+// direction in its principal-axes frame (so look-alikes come out in like poses), for reports a
+// person reads. Empty for an empty or flat-to-a-point mesh.
+std::string mesh_thumbnail_png(const Mesh& mesh, int size = 160);
+
 }  // namespace partscreen

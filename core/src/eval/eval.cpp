@@ -327,6 +327,7 @@ EvalReport run_eval(const Pack& pack, const std::vector<EvalReference>& referenc
   report.pack_name = pack.name();
   report.pack_checksum = pack.checksum_hex();
   report.pack_path = pack.path();
+  report.references = references;
   report.pack_references = pack.reference_count();
   report.seed = options.seed;
   report.cases_per_kind = options.cases_per_kind;

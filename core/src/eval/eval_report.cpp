@@ -12,10 +12,14 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <sodium.h>
+#include <cstring>
 
 #include "eval/eval_json.h"
 #include "partscreen/error.h"
 #include "partscreen/eval.h"
+#include "partscreen/io.h"
+#include "partscreen/report.h"
 
 namespace fs = std::filesystem;
 
@@ -368,6 +372,27 @@ std::string eval_report_json(const EvalReport& r) {
   return j.dump(2, ' ', false, J::error_handler_t::replace) + "\n";
 }
 
+namespace {
+
+constexpr size_t kPicturedFalsePositives = 12;
+
+// An <img> of the file's mesh (mesh_thumbnail_png) inline, or a note when it cannot be read.
+std::string thumbnail_img(const std::string& path) {
+  std::string png;
+  try {
+    png = mesh_thumbnail_png(load_file(path).mesh, 150);
+  } catch (const Error&) {
+  }
+  if (png.empty()) return "<span title='" + esc(path) + "'>(no picture)</span> ";
+  std::string b64(sodium_base64_encoded_len(png.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(png.data()), png.size(), sodium_base64_VARIANT_ORIGINAL);
+  b64.resize(std::strlen(b64.c_str()));
+  return "<img width='150' height='150' style='border:1px solid #ddd;margin-right:4px' alt='" + esc(fs::path(path).filename().string()) +
+         "' title='" + esc(fs::path(path).filename().string()) + "' src='data:image/png;base64," + b64 + "'>";
+}
+
+}  // namespace
+
 std::string eval_report_html(const EvalReport& r) {
   const EvalSummary& s = r.summary;
   const bool collision = r.mode == "collision";
@@ -450,10 +475,28 @@ std::string eval_report_html(const EvalReport& r) {
   if (s.false_positives.empty())
     h << "<p>No distractor was flagged or sent to review (" << s.distractors << " scanned).</p>";
   else {
-    h << "<table><tr><th class='l'>distractor</th><th class='l'>verdict</th><th class='l'>collided with</th><th>score</th></tr>";
-    for (const EvalFalsePositive& f : s.false_positives)
+    // The highest-scoring ones pictured beside the reference they collided with: whether a
+    // benign part really looks like the reference is quicker seen than read.
+    std::map<std::string, std::string> ref_paths;
+    for (const EvalReference& x : r.references) ref_paths[x.id] = x.path;
+    const bool pictures = !ref_paths.empty();
+    h << "<table><tr><th class='l'>distractor</th><th class='l'>verdict</th><th class='l'>collided with</th><th>score</th>"
+      << (pictures ? "<th class='l'>distractor, reference</th>" : "") << "</tr>";
+    size_t pictured = 0;
+    for (const EvalFalsePositive& f : s.false_positives) {
       h << "<tr><td class='l'>" << esc(fs::path(f.file).filename().string()) << "</td><td class='l " << (f.verdict == "flagged" ? "bad" : "")
-        << "'>" << esc(f.verdict) << "</td><td class='l'>" << esc(f.reference) << "</td><td>" << fmt("%.3f", f.score) << "</td></tr>";
+        << "'>" << esc(f.verdict) << "</td><td class='l'>" << esc(f.reference) << "</td><td>" << fmt("%.3f", f.score) << "</td>";
+      if (pictures) {
+        h << "<td class='l'>";
+        auto it = ref_paths.find(f.reference);
+        if (pictured < kPicturedFalsePositives && it != ref_paths.end()) {
+          h << thumbnail_img(f.file) << thumbnail_img(it->second);
+          ++pictured;
+        }
+        h << "</td>";
+      }
+      h << "</tr>";
+    }
     h << "</table>";
   }
   // How close the clear ones came (the others are listed above).
