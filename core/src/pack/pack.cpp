@@ -35,14 +35,6 @@ void need_sodium() {
   if (sodium_init() < 0) throw Error(ErrorCode::internal, "", "libsodium failed to initialise");
 }
 
-}  // namespace
-
-// The pack's two digests in one pass (pack_format.h): the checksum, BLAKE2b-256 over the whole
-// file with the checksum field itself zeroed, so every header byte (name, creation time, reserved)
-// and the signature block are protected too; and the digest an ed25519_blake2b signature signs,
-// the same hash stopped before the signature itself.
-namespace {
-
 // The hash state after the signed bytes of a complete file (the header with its checksum zeroed,
 // up to the signature itself), and where they end.
 crypto_generichash_state hash_signed_bytes(const uint8_t* bytes, size_t size, size_t* signed_end) {
@@ -66,6 +58,10 @@ std::array<uint8_t, 32> final_digest(crypto_generichash_state st) {  // by value
 
 }  // namespace
 
+// The pack's two digests in one pass (pack_format.h): the checksum, BLAKE2b-256 over the whole
+// file with the checksum field itself zeroed, so every header byte (name, creation time, reserved)
+// and the signature block are protected too; and the digest an ed25519_blake2b signature signs,
+// the same hash stopped before the signature itself.
 PackDigests pack_digests(const uint8_t* bytes, size_t size) {
   size_t signed_end = 0;
   crypto_generichash_state st = hash_signed_bytes(bytes, size, &signed_end);
