@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// libFuzzer target: STL bytes -> read_stl_bytes -> split_components. Any exception other than
-// partscreen::Error (or bad_alloc) and any sanitizer report is a bug.
+// libFuzzer target: STL bytes -> read_stl_bytes -> split_components, and the report picture of
+// the mesh (mesh_thumbnail_png). Any exception other than partscreen::Error (or bad_alloc) and any
+// sanitizer report is a bug.
 #include <cstddef>
 #include <cstdint>
 
 #include "io/stl.h"
 #include "partscreen/error.h"
 #include "partscreen/geometry.h"
+#include "partscreen/report.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   partscreen::LoadOptions options;
@@ -27,6 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (m.closed != c.closed || m.manifold != c.manifold || m.area_mm2 != c.area_mm2) __builtin_trap();
     }
     if (total != mesh.triangle_count()) __builtin_trap();
+    const std::string png = partscreen::mesh_thumbnail_png(mesh, 24);
+    if (!png.empty() && png.compare(1, 3, "PNG") != 0) __builtin_trap();
   } catch (const partscreen::Error&) {
   }
   return 0;

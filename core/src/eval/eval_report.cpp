@@ -487,7 +487,7 @@ std::string eval_report_html(const EvalReport& r) {
       h << "<tr><td class='l'>" << esc(fs::path(f.file).filename().string()) << "</td><td class='l " << (f.verdict == "flagged" ? "bad" : "")
         << "'>" << esc(f.verdict) << "</td><td class='l'>" << esc(f.reference) << "</td><td>" << fmt("%.3f", f.score) << "</td>";
       if (pictures) {
-        h << "<td class='l'>";
+        h << "<td class='l' style='white-space:nowrap'>";
         auto it = ref_paths.find(f.reference);
         if (pictured < kPicturedFalsePositives && it != ref_paths.end()) {
           h << thumbnail_img(f.file) << thumbnail_img(it->second);
