@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The evaluation's summary tables and its two documents: report.json for programs, report.html
-// for people (self-contained: inline SVG drawn here, no script, no network, so it can be archived
-// with a certification file and opened anywhere).
+// for people (self-contained: inline SVG drawn here and PNG pictures of parts, no script, no
+// network, so it can be archived with a certification file and opened anywhere).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,7 +14,6 @@
 
 #include <nlohmann/json.hpp>
 #include <sodium.h>
-#include <cstring>
 
 #include "eval/eval_json.h"
 #include "partscreen/error.h"
