@@ -50,9 +50,11 @@ crypto_generichash_state hash_signed_bytes(const uint8_t* bytes, size_t size, si
   return st;
 }
 
-std::array<uint8_t, 32> final_digest(crypto_generichash_state st) {  // by value: a copy forks the hash
+// The digest of what `st` has hashed so far; `st` goes on (a plain struct: a copy forks the hash).
+std::array<uint8_t, 32> final_digest(const crypto_generichash_state& st) {
+  crypto_generichash_state fork = st;
   std::array<uint8_t, 32> d{};
-  crypto_generichash_final(&st, d.data(), 32);
+  crypto_generichash_final(&fork, d.data(), 32);
   return d;
 }
 
