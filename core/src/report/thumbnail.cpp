@@ -79,18 +79,19 @@ std::string mesh_thumbnail_png(const Mesh& mesh, int size) {
   axes.row(2) = axes.row(0).cross(axes.row(1));
   // Seen from above and to the side, as a part lies on a bed: its longest extent across the picture.
   const Eigen::Matrix3d view = (Eigen::AngleAxisd(-0.95, Eigen::Vector3d::UnitX()) * Eigen::AngleAxisd(0.45, Eigen::Vector3d::UnitZ())).toRotationMatrix() * axes;
-  std::vector<Eigen::Vector3d> p(nv);
+  std::vector<Eigen::Vector3f> p(nv);  // (floats: a picture needs no more, and a 20M-triangle mesh's copy stays small)
   Eigen::Vector3d lo = Eigen::Vector3d::Constant(std::numeric_limits<double>::max()), hi = -lo;
   for (size_t i = 0; i < nv; ++i) {
-    p[i] = view * (Eigen::Vector3d(mesh.positions[3 * i], mesh.positions[3 * i + 1], mesh.positions[3 * i + 2]) - mean);
-    lo = lo.cwiseMin(p[i]);
-    hi = hi.cwiseMax(p[i]);
+    const Eigen::Vector3d q = view * (Eigen::Vector3d(mesh.positions[3 * i], mesh.positions[3 * i + 1], mesh.positions[3 * i + 2]) - mean);
+    p[i] = q.cast<float>();
+    lo = lo.cwiseMin(q);
+    hi = hi.cwiseMax(q);
   }
   const double span = std::max(hi.x() - lo.x(), hi.y() - lo.y());
   if (!(span > 0.0) || !std::isfinite(span)) return {};
   const double margin = 0.04 * size, scale = (size - 2 * margin) / span;
   const double ox = margin + 0.5 * ((size - 2 * margin) - scale * (hi.x() - lo.x())), oy = margin + 0.5 * ((size - 2 * margin) - scale * (hi.y() - lo.y()));
-  for (Eigen::Vector3d& q : p) q = Eigen::Vector3d(ox + scale * (q.x() - lo.x()), size - (oy + scale * (q.y() - lo.y())), q.z());
+  for (Eigen::Vector3f& q : p) q = Eigen::Vector3f(float(ox + scale * (q.x() - lo.x())), float(size - (oy + scale * (q.y() - lo.y()))), q.z());
   std::vector<uint8_t> image(size_t(size) * size_t(size), 255);
   std::vector<float> depth(image.size(), -std::numeric_limits<float>::max());
   const Eigen::Vector3d light = Eigen::Vector3d(0.3, -0.45, 1.0).normalized();
@@ -100,7 +101,7 @@ std::string mesh_thumbnail_png(const Mesh& mesh, int size) {
   for (size_t t = 0; t + 2 < mesh.indices.size() && budget > 0; t += 3) {
     const uint32_t ia = mesh.indices[t], ib = mesh.indices[t + 1], ic = mesh.indices[t + 2];
     if (ia >= nv || ib >= nv || ic >= nv) continue;
-    const Eigen::Vector3d &a = p[ia], &b = p[ib], &c = p[ic];
+    const Eigen::Vector3d a = p[ia].cast<double>(), b = p[ib].cast<double>(), c = p[ic].cast<double>();
     if (!a.allFinite() || !b.allFinite() || !c.allFinite()) continue;
     const double area = (b.x() - a.x()) * (c.y() - a.y()) - (c.x() - a.x()) * (b.y() - a.y());
     if (std::fabs(area) < 1e-12) continue;
