@@ -86,10 +86,11 @@ bool booleans_here(const Mesh& base, const std::vector<BooleanStep>& steps, Mesh
   }
 }
 
-bool write_all(int fd, const void* data, size_t bytes) {
-  const char* p = static_cast<const char*>(data);
+// All `bytes` through `io` (::read or ::write), across partial transfers and signals.
+template <typename Io, typename Byte>
+bool transfer_all(Io io, int fd, Byte* p, size_t bytes) {
   while (bytes > 0) {
-    const ssize_t n = ::write(fd, p, bytes);
+    const ssize_t n = io(fd, p, bytes);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     p += n;
@@ -98,17 +99,8 @@ bool write_all(int fd, const void* data, size_t bytes) {
   return true;
 }
 
-bool read_all(int fd, void* data, size_t bytes) {
-  char* p = static_cast<char*>(data);
-  while (bytes > 0) {
-    const ssize_t n = ::read(fd, p, bytes);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    bytes -= size_t(n);
-  }
-  return true;
-}
+bool write_all(int fd, const void* data, size_t bytes) { return transfer_all(::write, fd, static_cast<const char*>(data), bytes); }
+bool read_all(int fd, void* data, size_t bytes) { return transfer_all(::read, fd, static_cast<char*>(data), bytes); }
 
 }  // namespace
 
